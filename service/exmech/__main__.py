@@ -1,0 +1,3 @@
+from exmech.cli import main
+
+main()

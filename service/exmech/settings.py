@@ -1,0 +1,167 @@
+"""One settings object, declared as data, fed from defaults < environment (EXMECH_*) < flags.
+
+This is the only module that reads ``os.environ``; everything else receives a ``Settings``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from exmech.errors import BadRequest
+
+
+def _path(value: str) -> Path:
+    return Path(value).expanduser()
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"expected a boolean (true/false), got {value!r}")
+
+
+def _list(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.replace("\n", ",").split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class Field:
+    """A setting: its name, how to read it from text, its default and what it is for."""
+
+    name: str
+    parse: Callable[[str], Any]
+    help: str
+
+    @property
+    def default(self) -> Any:
+        return DEFAULTS[self.name]
+
+    @property
+    def env(self) -> str:
+        return "EXMECH_" + self.name.upper()
+
+
+FIELDS: tuple[Field, ...] = (
+    Field("state_dir", _path, "Where the built store, snapshots and the journal live."),
+    Field("data_root", _path, "Folder holding ontology/ and data/ (default: the bundled copy)."),
+    Field("base_iri", str, "Base of the resource IRIs served under /id/."),
+    Field("store", str, "embedded (pyoxigraph) or remote (a SPARQL 1.1 server)."),
+    Field("remote_query_url", str, "Query endpoint of the remote SPARQL server."),
+    Field("remote_update_url", str, "Update endpoint of the remote SPARQL server."),
+    Field("remote_user", str, "User for the remote server's update endpoint (digest auth)."),
+    Field("remote_password", str, "Password for the remote server's update endpoint."),
+    Field("host", str, "Interface the server listens on."),
+    Field("port", int, "Port the server listens on."),
+    Field("threads", int, "Request threads of the WSGI server."),
+    Field("query_workers", int, "Query worker processes (each can be killed at its deadline)."),
+    Field("query_timeout", float, "Seconds a query may run before it is stopped (503)."),
+    Field("max_rows", int, "Most result rows (or triples) returned; more is truncated."),
+    Field("max_query_bytes", int, "Largest accepted query text, in bytes (413 beyond)."),
+    Field("max_upload_bytes", int, "Largest accepted submission body, in bytes (413)."),
+    Field("service_allowlist", _list, "IRI prefixes SERVICE may call (comma-separated)."),
+    Field("cache_entries", int, "Answers kept in the query cache (0 disables it)."),
+    Field("tokens_file", _path, "File of curator tokens: sha256-salted hashes, one a line."),
+    Field("tokens", str, "Curator tokens as in tokens_file, ';'-separated (for containers)."),
+    Field("log_requests", _bool, "Log one line per request (method, path, status, time)."),
+)
+FIELD_BY_NAME = {f.name: f for f in FIELDS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob exmech has. Build it with ``Settings.load``."""
+
+    state_dir: Path = Path(".exmech")
+    data_root: Path | None = None
+    base_iri: str = "https://w3id.org/exmech"
+    store: str = "embedded"
+    remote_query_url: str = ""
+    remote_update_url: str = ""
+    remote_user: str = ""
+    remote_password: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    threads: int = 8
+    query_workers: int = 2
+    query_timeout: float = 10.0
+    max_rows: int = 10000
+    max_query_bytes: int = 100_000
+    max_upload_bytes: int = 5_000_000
+    service_allowlist: tuple[str, ...] = ()
+    cache_entries: int = 2048
+    tokens_file: Path | None = None
+    tokens: str = ""
+    log_requests: bool = True
+
+    @classmethod
+    def load(
+        cls, env: Mapping[str, str] | None = None, **overrides: Any
+    ) -> Settings:
+        """Defaults, then ``EXMECH_*`` variables, then explicit overrides (None is ignored).
+
+        Raises BadRequest naming the variable when a value does not parse.
+
+        >>> Settings.load({"EXMECH_PORT": "9000"}, host="0.0.0.0").port
+        9000
+        """
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for field in FIELDS:
+            raw = env.get(field.env)
+            if raw is not None and raw != "":
+                try:
+                    values[field.name] = field.parse(raw)
+                except ValueError as exc:
+                    raise BadRequest(f"{field.env}={raw!r}: {exc}") from exc
+        for name, value in overrides.items():
+            if name not in FIELD_BY_NAME:
+                raise TypeError(f"unknown setting {name!r}")
+            if value is not None:
+                values[name] = value
+        settings = cls(**values)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Reject settings that cannot work, with the setting's name in the message."""
+        if self.store not in {"embedded", "remote"}:
+            raise BadRequest(f"EXMECH_STORE must be 'embedded' or 'remote', not {self.store!r}")
+        if self.store == "remote" and not self.remote_query_url:
+            raise BadRequest("EXMECH_REMOTE_QUERY_URL is required when EXMECH_STORE=remote")
+        for name in ("query_workers", "threads", "max_rows", "max_query_bytes"):
+            if getattr(self, name) < 1:
+                raise BadRequest(f"EXMECH_{name.upper()} must be at least 1")
+        if self.query_timeout <= 0:
+            raise BadRequest("EXMECH_QUERY_TIMEOUT must be a positive number of seconds")
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def root(self) -> Path:
+        """The folder with ontology/ and data/: the setting, else the bundled copy, else the repo."""
+        if self.data_root is not None:
+            return self.data_root
+        here = Path(__file__).resolve().parent
+        bundled = here / "bundled"
+        if (bundled / "ontology").is_dir():
+            return bundled
+        return here.parent.parent
+
+    def table(self) -> list[tuple[str, str, str, str]]:
+        """(env var, current value, default, help) for every setting, for ``exmech settings``."""
+        return [
+            (f.env, str(getattr(self, f.name)), str(f.default), f.help) for f in FIELDS
+        ]
+
+
+DEFAULTS: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(Settings)}
+assert set(DEFAULTS) == set(FIELD_BY_NAME), "every Settings field needs a FIELDS entry"

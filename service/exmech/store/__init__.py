@@ -1,0 +1,82 @@
+"""The one chokepoint for reads and writes: every query runs here, under a deadline and a row cap.
+
+``open_store(settings)`` gives the embedded pyoxigraph store or a remote SPARQL server behind
+the same small interface, so routes and the CLI never know which they talk to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from exmech.settings import Settings
+
+# A bound value for a query variable: ("iri", value) or ("literal", value, datatype, lang).
+Binding = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Query:
+    """One query request, already decoded from HTTP or the CLI."""
+
+    text: str
+    form: str  # SELECT, ASK, CONSTRUCT, DESCRIBE
+    media_type: str
+    capped_text: str | None = None
+    default_graphs: tuple[str, ...] = ()
+    named_graphs: tuple[str, ...] = ()
+    substitutions: tuple[tuple[str, Binding], ...] = ()
+    max_rows: int | None = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A serialized answer and what a client must know about it."""
+
+    body: bytes
+    media_type: str
+    rows: int
+    truncated: bool
+    generation: str
+    form: str = "SELECT"
+    cached: bool = field(default=False, compare=False)
+
+
+class Store(Protocol):
+    """What exmech needs from a store; see embedded.EmbeddedStore and remote.RemoteStore."""
+
+    @property
+    def generation(self) -> str:
+        """Changes whenever the data changes; answer caches key on it."""
+        ...
+
+    @property
+    def dataset_hash(self) -> str:
+        """A content hash of the data in the store (files loaded plus journal)."""
+        ...
+
+    def query(self, query: Query) -> Answer:
+        """Run one read. Raises BadRequest (syntax), QueryTimeout, StoreUnavailable."""
+        ...
+
+    def graphs(self) -> frozenset[str]:
+        """Names of the store's named graphs."""
+        ...
+
+    def add(self, nquads: bytes) -> str:
+        """Journal then apply one submission atomically; returns the new generation."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def open_store(settings: Settings) -> Store:
+    """The store the settings name, built from ontology/ + data/ + journal if needed."""
+    if settings.store == "remote":
+        from exmech.store.remote import RemoteStore
+
+        return RemoteStore(settings)
+    from exmech.store.embedded import EmbeddedStore
+
+    return EmbeddedStore(settings)

@@ -1,0 +1,304 @@
+"""The embedded store: pyoxigraph on disk, one writer, killable query workers.
+
+pyoxigraph cannot interrupt a query from Python, so reads run in worker processes that
+can be killed at their deadline and replaced while the others keep serving. Workers open
+an immutable snapshot (a RocksDB checkpoint of the primary, made with hard links), never
+the primary itself, because a read-only handle beside a writer is undefined behaviour.
+A write journals the submission (fsync), applies it to the primary in one transaction,
+then publishes a new snapshot and generation; workers move to it on their next query.
+
+Layout of the state directory::
+
+    store/               primary, read-write, owned by one process
+    snapshots/<gen>/     checkpoints the workers read
+    CURRENT              name of the newest snapshot
+    meta.json            dataset hash and how the store was built
+    journal.log          accepted submissions (see journal.py)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import queue
+import shutil
+import threading
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import pyoxigraph as ox
+
+from exmech.errors import BadRequest, QueryTimeout, StoreUnavailable
+from exmech.settings import Settings
+from exmech.store import Answer, Query
+from exmech.store.journal import Journal
+from exmech.store.results import cap_rows
+
+SPAWN = multiprocessing.get_context("spawn")
+
+
+def _term(binding: tuple[str, ...]) -> ox.NamedNode | ox.Literal:
+    if binding[0] == "iri":
+        return ox.NamedNode(binding[1])
+    _, value, datatype, lang = binding
+    if lang:
+        return ox.Literal(value, language=lang)
+    return ox.Literal(value, datatype=ox.NamedNode(datatype) if datatype else None)
+
+
+def _graph(name: str) -> ox.NamedNode | ox.DefaultGraph:
+    return ox.DefaultGraph() if name == "" else ox.NamedNode(name)
+
+
+def evaluate(store: ox.Store, query: Query) -> dict[str, Any]:
+    """Run one query on an open store and serialize it; the worker's whole job.
+
+    Returns a reply dict; syntax errors come back as data, not exceptions, so the
+    worker survives them.
+    """
+    kwargs: dict[str, Any] = {}
+    if query.default_graphs:
+        kwargs["default_graph"] = [_graph(g) for g in query.default_graphs]
+    else:
+        kwargs["use_default_graph_as_union"] = True
+    if query.named_graphs:
+        kwargs["named_graphs"] = [ox.NamedNode(g) for g in query.named_graphs]
+    if query.substitutions:
+        kwargs["substitutions"] = {ox.Variable(k): _term(v) for k, v in query.substitutions}
+    text = query.capped_text or query.text
+    try:
+        try:
+            result = store.query(text, **kwargs)
+        except SyntaxError:
+            if text == query.text:
+                raise
+            text = query.text
+            result = store.query(text, **kwargs)
+    except SyntaxError as exc:
+        return {"ok": False, "status": 400, "message": f"SPARQL syntax {exc}"}
+    limit = query.max_rows
+    if isinstance(result, ox.QueryBoolean):
+        fmt = ox.QueryResultsFormat.from_media_type(query.media_type) or ox.QueryResultsFormat.JSON
+        return _reply(result.serialize(format=fmt), fmt.media_type, 1, False, "ASK")
+    if isinstance(result, ox.QuerySolutions):
+        fmt = ox.QueryResultsFormat.from_media_type(query.media_type) or ox.QueryResultsFormat.JSON
+        body = result.serialize(format=fmt) or b""
+        body, rows, truncated = cap_rows(body, fmt.media_type, limit)
+        return _reply(body, fmt.media_type, rows, truncated, "SELECT")
+    rdf = ox.RdfFormat.from_media_type(query.media_type) or ox.RdfFormat.N_TRIPLES
+    triples = []
+    truncated = False
+    for triple in result:
+        if limit is not None and len(triples) >= limit:
+            truncated = True
+            break
+        triples.append(triple)
+    from exmech.vocab import PREFIXES
+
+    body = ox.serialize(triples, format=rdf, prefixes=PREFIXES) or b""
+    return _reply(body, rdf.media_type, len(triples), truncated, query.form)
+
+
+def _reply(body: bytes, media_type: str, rows: int, truncated: bool, form: str) -> dict[str, Any]:
+    return {
+        "ok": True,
+        "body": body,
+        "media_type": media_type,
+        "rows": rows,
+        "truncated": truncated,
+        "form": form,
+    }
+
+
+def _worker_main(conn: Connection) -> None:
+    """Loop of a query worker process: open the snapshot named by each request, answer."""
+    store: ox.Store | None = None
+    opened = ""
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, KeyboardInterrupt):
+            return
+        snapshot, query = message
+        try:
+            if snapshot != opened:
+                store = None
+                store = ox.Store.read_only(snapshot)
+                opened = snapshot
+            assert store is not None
+            reply = evaluate(store, query)
+        except OSError as exc:
+            reply = {"ok": False, "status": 503, "message": f"store unavailable: {exc}"}
+        conn.send(reply)
+
+
+class _Worker:
+    def __init__(self) -> None:
+        self.conn, child = SPAWN.Pipe()
+        self.process = SPAWN.Process(target=_worker_main, args=(child,), daemon=True)
+        self.process.start()
+        child.close()
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.join(timeout=5)
+        self.conn.close()
+
+
+class QueryPool:
+    """Worker processes handed out one request at a time; a late one is killed and replaced."""
+
+    def __init__(self, size: int, timeout: float) -> None:
+        self.timeout = timeout
+        self._idle: queue.Queue[_Worker] = queue.Queue()
+        self._closed = False
+        for _ in range(size):
+            self._idle.put(_Worker())
+
+    def run(self, snapshot: str, query: Query) -> dict[str, Any]:
+        deadline = time.monotonic() + self.timeout
+        try:
+            worker = self._idle.get(timeout=self.timeout)
+        except queue.Empty:
+            raise QueryTimeout(
+                f"every query worker stayed busy for the whole {self.timeout:g} s timeout; "
+                "try again shortly"
+            ) from None
+        try:
+            worker.conn.send((snapshot, query))
+            if worker.conn.poll(max(deadline - time.monotonic(), 0.0)):
+                reply: dict[str, Any] = worker.conn.recv()
+                self._idle.put(worker)
+                return reply
+        except (EOFError, OSError):
+            self._replace(worker)
+            raise StoreUnavailable("a query worker died; the query was not answered") from None
+        self._replace(worker)
+        raise QueryTimeout(
+            f"query stopped after the {self.timeout:g} s timeout (EXMECH_QUERY_TIMEOUT); "
+            "narrow it with more specific patterns or a LIMIT"
+        )
+
+    def _replace(self, worker: _Worker) -> None:
+        def swap() -> None:
+            worker.kill()
+            if not self._closed:
+                self._idle.put(_Worker())
+
+        threading.Thread(target=swap, daemon=True).start()
+
+    def close(self) -> None:
+        self._closed = True
+        while True:
+            try:
+                self._idle.get_nowait().kill()
+            except queue.Empty:
+                return
+
+
+class EmbeddedStore:
+    """pyoxigraph under the state directory; see the module docstring for the layout."""
+
+    def __init__(self, settings: Settings, workers: bool = True) -> None:
+        self.settings = settings
+        self.state = settings.state_dir
+        self.journal = Journal(self.state / "journal.log")
+        if not (self.state / "CURRENT").exists():
+            from exmech.build import build
+
+            build(settings)
+        self._snapshot = str(self.state / "snapshots" / self._current())
+        self._meta = json.loads((self.state / "meta.json").read_text())
+        self._primary: ox.Store | None = None
+        self._write_lock = threading.Lock()
+        self._graphs: tuple[str, frozenset[str]] | None = None
+        self._pool = QueryPool(settings.query_workers, settings.query_timeout) if workers else None
+        self._local: ox.Store | None = None
+
+    def _current(self) -> str:
+        return (self.state / "CURRENT").read_text().strip()
+
+    @property
+    def generation(self) -> str:
+        return Path(self._snapshot).name
+
+    @property
+    def dataset_hash(self) -> str:
+        return str(self._meta["dataset_hash"])
+
+    def query(self, query: Query) -> Answer:
+        snapshot = self._snapshot
+        if self._pool is not None:
+            reply = self._pool.run(snapshot, query)
+        else:
+            if self._local is None:
+                self._local = ox.Store.read_only(snapshot)
+            reply = evaluate(self._local, query)
+        if not reply["ok"]:
+            error = BadRequest if reply["status"] == 400 else StoreUnavailable
+            raise error(reply["message"])
+        return Answer(
+            body=reply["body"],
+            media_type=reply["media_type"],
+            rows=reply["rows"],
+            truncated=reply["truncated"],
+            generation=Path(snapshot).name,
+            form=reply["form"],
+        )
+
+    def graphs(self) -> frozenset[str]:
+        cached = self._graphs
+        if cached is not None and cached[0] == self.generation:
+            return cached[1]
+        answer = self.query(
+            Query("SELECT DISTINCT ?g { GRAPH ?g {} }", "SELECT", "text/tab-separated-values")
+        )
+        names = frozenset(
+            line[1:-1] for line in answer.body.decode().splitlines()[1:] if line.startswith("<")
+        )
+        self._graphs = (self.generation, names)
+        return names
+
+    def add(self, nquads: bytes) -> str:
+        """Journal (fsync) then one store transaction, then a new snapshot for the readers."""
+        quads = list(ox.parse(nquads, format=ox.RdfFormat.N_QUADS))
+        with self._write_lock:
+            self.journal.append(nquads)
+            if self._primary is None:
+                self._primary = ox.Store(str(self.state / "store"))
+            self._primary.extend(quads)
+            self._primary.flush()
+            digest = hashlib.sha256((self.dataset_hash + hashlib.sha256(nquads).hexdigest()).encode())
+            self._meta["dataset_hash"] = digest.hexdigest()
+            self._meta["journal_records"] = int(self._meta.get("journal_records", 0)) + 1
+            name = publish_snapshot(self.state, self._primary, self._meta)
+            self._snapshot = str(self.state / "snapshots" / name)
+        return self.generation
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+        self._primary = None
+        self._local = None
+
+
+def publish_snapshot(state: Path, primary: ox.Store, meta: dict[str, Any]) -> str:
+    """Checkpoint the primary for readers, record it as CURRENT, prune old snapshots."""
+    name = f"{int(meta.get('journal_records', 0)):06d}-{meta['dataset_hash'][:12]}"
+    target = state / "snapshots" / name
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        primary.backup(str(target))
+    (state / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
+    tmp = state / "CURRENT.tmp"
+    tmp.write_text(name + "\n")
+    os.replace(tmp, state / "CURRENT")
+    keep = sorted(p.name for p in target.parent.iterdir())[-3:]
+    for old in target.parent.iterdir():
+        if old.name not in keep and old.name != name:
+            shutil.rmtree(old, ignore_errors=True)
+    return name
