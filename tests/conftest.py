@@ -1,0 +1,148 @@
+"""Shared fixtures: settings on a temporary state dir, a built store, a live server.
+
+Tests never read the developer's EXMECH_* variables: an autouse fixture clears them.
+`live_server` starts `python -m exmech serve` on a free loopback port, polls until it
+answers, and stops it by its pid.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from exmech.build import build
+from exmech.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "tests" / "artifacts"
+
+
+def require_binary(name: str, why: str) -> str:
+    """Path of a system binary; skip when missing, but fail in CI (EXMECH_REQUIRE_ALL=1)."""
+    found = shutil.which(name)
+    if found:
+        return found
+    message = f"{name} is not installed ({why}); .ci/run installs it"
+    if os.environ.get("EXMECH_REQUIRE_ALL") == "1":
+        pytest.fail(message + " but EXMECH_REQUIRE_ALL=1 demands every test runs")
+    pytest.skip(message)
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in list(os.environ):
+        if key.startswith("EXMECH_") and key != "EXMECH_REQUIRE_ALL":
+            monkeypatch.delenv(key)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def built_state(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A state dir built once from the shipped ontology/ and data/ (copy it to write)."""
+    state = tmp_path_factory.mktemp("state")
+    build(Settings(state_dir=state, data_root=ROOT))
+    return state
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Tight limits, a private state dir, the repository's data."""
+    return Settings(
+        state_dir=tmp_path / "state",
+        data_root=ROOT,
+        query_timeout=2.0,
+        max_rows=100,
+        query_workers=2,
+        cache_entries=64,
+    )
+
+
+@dataclass
+class LiveServer:
+    url: str
+    process: subprocess.Popen[bytes]
+    state_dir: Path
+    log: Path
+
+    @property
+    def sparql(self) -> str:
+        return f"{self.url}/sparql"
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def start_server(state_dir: Path, log: Path, **env: str) -> LiveServer:
+    port = free_port()
+    environment = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("EXMECH_")},
+        "EXMECH_STATE_DIR": str(state_dir),
+        "EXMECH_DATA_ROOT": str(ROOT),
+        "EXMECH_PORT": str(port),
+        **env,
+    }
+    handle = open(log, "wb")  # noqa: SIM115 - closed with the process
+    process = subprocess.Popen(
+        [sys.executable, "-m", "exmech", "serve"],
+        env=environment,
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+        cwd=state_dir.parent,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{log.read_text(errors='replace')}")
+        try:
+            httpx.get(f"{url}/sparql", timeout=1.0)
+            return LiveServer(url, process, state_dir, log)
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    stop_server(LiveServer(url, process, state_dir, log))
+    raise RuntimeError(f"server did not answer within 60 s:\n{log.read_text(errors='replace')}")
+
+
+def stop_server(server: LiveServer) -> None:
+    if server.process.poll() is None:
+        os.kill(server.process.pid, signal.SIGTERM)
+        try:
+            server.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.kill(server.process.pid, signal.SIGKILL)
+            server.process.wait(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory, built_state: Path) -> Iterator[LiveServer]:
+    """A real exmech server on 127.0.0.1 (2 s timeout, 100 rows), one per test module."""
+    base = tmp_path_factory.mktemp("live")
+    state = base / "state"
+    shutil.copytree(built_state, state)
+    server = start_server(
+        state,
+        base / "server.log",
+        EXMECH_QUERY_TIMEOUT="2",
+        EXMECH_MAX_ROWS="100",
+        EXMECH_MAX_QUERY_BYTES="20000",
+    )
+    try:
+        yield server
+    finally:
+        stop_server(server)
