@@ -146,3 +146,31 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, built_state: Path) -> 
         yield server
     finally:
         stop_server(server)
+
+
+@pytest.fixture(scope="session")
+def reader(built_state: Path) -> Iterator[object]:
+    """The built shipped store, queried in-process (no worker processes)."""
+    from exmech.store.embedded import EmbeddedStore
+
+    store = EmbeddedStore(Settings(state_dir=built_state, data_root=ROOT), workers=False)
+    yield store
+    store.close()
+
+
+def select(store: object, text: str, **binds: str) -> list[dict[str, str]]:
+    """Rows of a SELECT as {variable: value}; IRIs are bound with ``name=<iri>``."""
+    import json
+
+    from exmech.querytext import analyse
+    from exmech.store import Query
+
+    subs = tuple(
+        (name, ("iri", value[1:-1]) if value.startswith("<") else ("literal", value, "", ""))
+        for name, value in binds.items()
+    )
+    answer = store.query(  # type: ignore[attr-defined]
+        Query(text, analyse(text).form or "SELECT", "application/sparql-results+json", substitutions=subs)
+    )
+    data = json.loads(answer.body)
+    return [{k: v["value"] for k, v in b.items()} for b in data["results"]["bindings"]]

@@ -80,6 +80,8 @@ def evaluate(store: ox.Store, query: Query) -> dict[str, Any]:
             result = store.query(text, **kwargs)
     except SyntaxError as exc:
         return {"ok": False, "status": 400, "message": f"SPARQL syntax {exc}"}
+    except RuntimeError as exc:  # e.g. a substitution of a variable the query does not project
+        return {"ok": False, "status": 400, "message": f"query cannot be evaluated: {exc}"}
     limit = query.max_rows
     if isinstance(result, ox.QueryBoolean):
         fmt = ox.QueryResultsFormat.from_media_type(query.media_type) or ox.QueryResultsFormat.JSON
