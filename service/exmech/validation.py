@@ -111,7 +111,7 @@ def to_rdflib(quads: Iterable[ox.Quad], into: rdflib.Graph | None = None) -> rdf
 
 def assertion_view(quads: Sequence[ox.Quad]) -> list[ox.Quad]:
     """The view triples that let shapes count what each assertion graph states."""
-    assertion_graphs = {q.object for q in quads if q.predicate.value == HAS_ASSERTION}
+    assertion_graphs = {q.object for q in quads if q.predicate.value == str(HAS_ASSERTION)}
     view: list[ox.Quad] = []
     for q in quads:
         if q.graph_name in assertion_graphs:
@@ -131,14 +131,14 @@ def shapes_graph(root: Path) -> rdflib.Graph:
 
 @cache
 def reference_graph(root: Path) -> rdflib.Graph:
-    """Ontology and reference data (everything in data/ that is not a claim)."""
-    graph = rdflib.Graph()
+    """Ontology and all shipped data, claims included (so corrections can point at them)."""
+    quads: list[ox.Quad] = []
     for path in sorted((root / "ontology").glob("*.ttl")):
         if path.name != "shapes.ttl":
-            graph.parse(path, format="turtle")
-    for path in sorted((root / "data").glob("*.ttl")):
-        graph.parse(path, format="turtle")
-    return graph
+            quads += parse_file(path)
+    for path in sorted([*(root / "data").glob("*.ttl"), *(root / "data").glob("*.trig")]):
+        quads += parse_file(path)
+    return to_rdflib(quads)
 
 
 # A context provider returns the reference triples the given IRIs need (types, schemes...).
