@@ -30,6 +30,8 @@ XSD = "http://www.w3.org/2001/XMLSchema#"
 OWL = "http://www.w3.org/2002/07/owl#"
 SH = "http://www.w3.org/ns/shacl#"
 
+KINDS = ("theme", "mechanism", "exercise", "study", "claim", "curator", "graph")
+
 PREFIXES: dict[str, str] = {
     "exm": EXM,
     "np": NP,
@@ -45,9 +47,9 @@ PREFIXES: dict[str, str] = {
     "xsd": XSD,
     "owl": OWL,
     "sh": SH,
+    **{kind: f"{ID}{kind}/" for kind in KINDS},
 }
 
-KINDS = ("theme", "mechanism", "exercise", "study", "claim", "curator", "graph")
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 GRAPH_PARTS = ("head", "assertion", "provenance", "pubinfo")
 
