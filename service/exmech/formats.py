@@ -8,6 +8,7 @@ default, an Accept header that matches nothing gives None (406 for the caller).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pyoxigraph as ox
@@ -23,9 +24,17 @@ class Format:
     media_type: str
     aliases: tuple[str, ...] = ()
     extension: str = ""
+    iri: str = ""  # the W3C format IRI, for service descriptions
 
     @property
     def content_type(self) -> str:
+        """The Content-Type header value: text and XML types say their charset.
+
+        >>> SPARQL_CSV.content_type
+        'text/csv; charset=utf-8'
+        >>> JSONLD.content_type
+        'application/ld+json'
+        """
         if self.media_type.startswith("text/") or self.media_type.endswith(("+xml", "/xml")):
             return f"{self.media_type}; charset=utf-8"
         return self.media_type
@@ -41,11 +50,13 @@ def media_type_of(content_type: str | None) -> str:
 
 
 def _results(fmt: ox.QueryResultsFormat, name: str, *aliases: str) -> Format:
-    return Format(name, media_type_of(fmt.media_type), aliases, fmt.file_extension)
+    return Format(name, media_type_of(fmt.media_type), aliases, fmt.file_extension, fmt.iri)
 
 
-def _rdf(fmt: ox.RdfFormat, name: str, *aliases: str) -> Format:
-    return Format(name, media_type_of(fmt.media_type), aliases, fmt.file_extension)
+def _rdf(fmt: ox.RdfFormat, name: str, *aliases: str, iri: str = "") -> Format:
+    return Format(
+        name, media_type_of(fmt.media_type), aliases, fmt.file_extension, iri or fmt.iri
+    )
 
 
 SPARQL_JSON = _results(ox.QueryResultsFormat.JSON, "json", "application/json")
@@ -54,14 +65,36 @@ SPARQL_CSV = _results(ox.QueryResultsFormat.CSV, "csv")
 SPARQL_TSV = _results(ox.QueryResultsFormat.TSV, "tsv")
 RESULTS = (SPARQL_JSON, SPARQL_XML, SPARQL_CSV, SPARQL_TSV)
 
-TURTLE = _rdf(ox.RdfFormat.TURTLE, "turtle", "ttl", "application/x-turtle")
-NTRIPLES = _rdf(ox.RdfFormat.N_TRIPLES, "ntriples", "nt", "text/plain")
-RDFXML = _rdf(ox.RdfFormat.RDF_XML, "rdfxml", "rdf", "application/xml", "text/xml")
-JSONLD = _rdf(ox.RdfFormat.JSON_LD, "jsonld", "json", "application/json")
+# Aliases: the names SPARQLWrapper and other clients put in ?format= (n3, rdf+xml,
+# json-ld...), and media types of formats ours are a subset of (Turtle is valid N3).
+TURTLE = _rdf(
+    ox.RdfFormat.TURTLE,
+    "turtle",
+    "ttl",
+    "n3",
+    "application/turtle",
+    "application/x-turtle",
+    "text/n3",
+    "text/rdf+n3",
+    "application/n3",
+)
+NTRIPLES = _rdf(ox.RdfFormat.N_TRIPLES, "ntriples", "nt", "n-triples", "text/plain")
+RDFXML = _rdf(ox.RdfFormat.RDF_XML, "rdfxml", "rdf+xml", "xml", "application/xml", "text/xml")
+# pyoxigraph names the newer ns/formats/data/ IRI; the Service Description vocabulary and its
+# users know this one.
+JSONLD = _rdf(
+    ox.RdfFormat.JSON_LD,
+    "jsonld",
+    "json-ld",
+    "json",
+    "application/json",
+    "application/x-json+ld",
+    iri="http://www.w3.org/ns/formats/JSON-LD",
+)
 TRIG = _rdf(ox.RdfFormat.TRIG, "trig")
-NQUADS = _rdf(ox.RdfFormat.N_QUADS, "nquads", "nq")
+NQUADS = _rdf(ox.RdfFormat.N_QUADS, "nquads", "n-quads")
 GRAPHS = (TURTLE, NTRIPLES, RDFXML, JSONLD, TRIG, NQUADS)
-HTML = Format("html", "text/html", ("htm",), "html")
+HTML = Format("html", "text/html", ("htm", "application/xhtml+xml"), "html")
 JSON = Format("json", "application/json", (), "json")
 
 
@@ -71,27 +104,50 @@ def offers_for(form: str | None) -> tuple[Format, ...]:
 
 
 def by_name(value: str, offers: tuple[Format, ...]) -> Format | None:
-    """The offer a ``format`` parameter names (short name, alias or media type).
+    """The offer a ``format`` parameter names (short name, alias, extension or media type).
 
     >>> by_name("ttl", GRAPHS).name
     'turtle'
     >>> by_name("text/csv", RESULTS).name
     'csv'
+    >>> by_name("rdf+xml", GRAPHS).name, by_name("xml", RESULTS).name
+    ('rdfxml', 'xml')
+    >>> by_name("bogus", RESULTS) is None
+    True
     """
-    wanted = value.strip().lower()
+    wanted = media_type_of(value)
     for offer in offers:
         if wanted in (offer.name, offer.media_type, offer.extension, *offer.aliases):
             return offer
     return None
 
 
+def _accepted(accept: str) -> MIMEAccept:
+    """The Accept header with media-type parameters dropped (q kept), ``*`` read as ``*/*``.
+
+    Werkzeug would otherwise demand that ``text/csv;charset=utf-8`` match an offer's
+    parameters too, and skip a bare ``*`` that old clients send.
+    """
+    best: dict[str, float] = {}
+    for value, quality in parse_accept_header(accept, MIMEAccept):
+        kind = media_type_of(value)
+        kind = "*/*" if kind == "*" else kind
+        if kind:
+            best[kind] = max(quality, best.get(kind, 0.0))
+    return MIMEAccept(list(best.items()))
+
+
 def negotiate(
-    accept: str | None, format_param: str | None, offers: tuple[Format, ...]
+    accept: str | None,
+    format_param: str | Sequence[str] | None,
+    offers: tuple[Format, ...],
 ) -> Format | None:
     """Pick the offer a client asked for; None when it accepts none of them.
 
-    A ``format`` parameter wins over Accept (for browsers and curl users). Without an
-    Accept header, the first offer is the default.
+    A ``format`` parameter wins over Accept (for browsers and curl users); given several
+    (SPARQLWrapper sends ``format=rdf+xml&format=application/rdf+xml``), the first that
+    names an offer wins. Without an Accept header, the first offer is the default. Among
+    offers a client likes equally, the earlier offer wins.
 
     >>> negotiate(None, None, RESULTS).name
     'json'
@@ -103,12 +159,20 @@ def negotiate(
     True
     >>> negotiate("application/json", None, GRAPHS).name
     'jsonld'
+    >>> negotiate("application/sparql-results+json;charset=utf-8", None, RESULTS).name
+    'json'
+    >>> negotiate("text/csv", ["bogus", "tsv"], RESULTS).name
+    'tsv'
     """
     if format_param:
-        return by_name(format_param, offers)
+        names = [format_param] if isinstance(format_param, str) else list(format_param)
+        for name in names:
+            chosen = by_name(name, offers)
+            if chosen is not None:
+                return chosen
+        return None
     if accept is None or not accept.strip():
         return offers[0]
-    parsed = parse_accept_header(accept, MIMEAccept)
     candidates: dict[str, Format] = {}
     for offer in offers:
         candidates.setdefault(offer.media_type, offer)
@@ -116,9 +180,23 @@ def negotiate(
         for alias in offer.aliases:
             if "/" in alias:
                 candidates.setdefault(alias, offer)
-    best = parsed.best_match(list(candidates))
-    if best is None:
-        return None
-    chosen = candidates[best]
-    # Prefer the canonical type when a wildcard matched an alias first.
-    return chosen
+    best = _accepted(accept).best_match(list(candidates))
+    return None if best is None else candidates[best]
+
+
+def convert(
+    data: bytes, source: Format, target: Format, prefixes: Mapping[str, str] | None = None
+) -> bytes:
+    """RDF ``data`` in ``source`` format re-serialized as ``target``; raises SyntaxError.
+
+    >>> convert(b"<http://e/s> <http://e/p> 1 .", TURTLE, NTRIPLES).decode().strip()
+    '<http://e/s> <http://e/p> "1"^^<http://www.w3.org/2001/XMLSchema#integer> .'
+    """
+    if source == target:
+        return data
+    read = ox.RdfFormat.from_media_type(source.media_type)
+    write = ox.RdfFormat.from_media_type(target.media_type)
+    if read is None or write is None:
+        raise ValueError(f"cannot convert {source.media_type} to {target.media_type}")
+    quads = list(ox.parse(data, format=read))
+    return ox.serialize(quads, format=write, prefixes=dict(prefixes or {})) or b""

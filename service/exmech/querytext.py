@@ -2,37 +2,45 @@
 
 Engines fetch SERVICE and LOAD targets over HTTP and cannot be told not to (pyoxigraph has
 no switch from Python), so exmech reads the query text first. The lexer follows the SPARQL
-1.1 token rules (codepoint escapes are decoded first, as the grammar says; comments,
-strings and IRIs are skipped as whole tokens), which is all that is needed to find the query
-form, SERVICE / FROM / LOAD targets and the top-level LIMIT. It does not validate: the
-engine's parser does that and reports errors with positions.
+1.1 token rules (comments, strings and IRIs are skipped as whole tokens), which is all that
+is needed to find the query form, SERVICE / FROM / LOAD targets and the top-level LIMIT. It
+does not validate: the engine's parser does that and reports errors with positions.
+
+Codepoint escapes (``\\u0053``) are where readers disagree: the grammar says to decode them
+in the whole text before parsing, Oxigraph decodes them only inside IRIs and strings. So
+``analyse`` reads the text both ways and reports the union of what either reading would
+reach: a target hidden from one reading is still seen by the other.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from urllib.parse import urljoin
 
 _ESCAPE = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
 _TOKEN = re.compile(
     r"""
     (?P<ws>\s+)
   | (?P<comment>\#[^\n\r]*)
-  | (?P<iri><[^<>"{}|^`\\\x00-\x20]*>)
+  | (?P<iri><(?:[^<>"{}|^`\\\x00-\x20]|\\u[0-9A-Fa-f]{4}|\\U[0-9A-Fa-f]{8})*>)
   | (?P<string>\"\"\"(?:[^"\\]|\\.|"(?!""))*\"\"\"|'''(?:[^'\\]|\\.|'(?!''))*'''
               |"(?:[^"\\\n\r]|\\.)*"|'(?:[^'\\\n\r]|\\.)*')
   | (?P<var>[?$][A-Za-z0-9_\u00B7-\U000EFFFF]+)
-  | (?P<pname>[A-Za-z\u00C0-\U000EFFFF][\w.\-\u00B7-\U000EFFFF]*?:(?:[\w\-:%.\\\u00B7-\U000EFFFF]*[\w\-:%\\\u00B7-\U000EFFFF])?
-              |:(?:[\w\-:%.\\\u00B7-\U000EFFFF]*[\w\-:%\\\u00B7-\U000EFFFF])?)
+  | (?P<pname>(?:[A-Za-z\u00C0-\U000EFFFF][\w.\-\u00B7-\U000EFFFF]{0,127}?)?:
+              (?:[\w\-:%.\\\u00B7-\U000EFFFF]*[\w\-:%\\\u00B7-\U000EFFFF])?)
   | (?P<word>[A-Za-z_][A-Za-z0-9_]*)
   | (?P<number>[0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?)
   | (?P<punct>.)
     """,
     re.VERBOSE | re.DOTALL,
 )
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 
 QUERY_FORMS = ("SELECT", "CONSTRUCT", "DESCRIBE", "ASK")
-UPDATE_WORDS = ("INSERT", "DELETE", "LOAD", "CLEAR", "CREATE", "DROP", "COPY", "MOVE", "ADD", "WITH")
+UPDATE_WORDS = (
+    "INSERT", "DELETE", "LOAD", "CLEAR", "CREATE", "DROP", "COPY", "MOVE", "ADD", "WITH"
+)
 
 
 @dataclass(frozen=True)
@@ -60,6 +68,11 @@ class QueryText:
     def is_update(self) -> bool:
         return self.form == "UPDATE"
 
+    @property
+    def is_empty(self) -> bool:
+        """Nothing but whitespace and comments."""
+        return not self.tokens
+
 
 def decode_escapes(text: str) -> str:
     r"""Apply SPARQL codepoint escapes (\uXXXX, \UXXXXXXXX) as the grammar does before parsing.
@@ -76,7 +89,11 @@ def decode_escapes(text: str) -> str:
 
 
 def tokenize(text: str) -> list[Token]:
-    """Tokens outside whitespace and comments, each with its brace depth."""
+    """Tokens outside whitespace and comments, each with its brace depth.
+
+    >>> [(t.kind, t.depth) for t in tokenize("ASK { <p> 'x' } # c")]
+    [('word', 0), ('punct', 0), ('iri', 1), ('string', 1), ('punct', 0)]
+    """
     tokens: list[Token] = []
     depth = 0
     for match in _TOKEN.finditer(text):
@@ -92,81 +109,128 @@ def tokenize(text: str) -> list[Token]:
     return tokens
 
 
-def _resolve(token: Token, prefixes: dict[str, str], base: str | None) -> str:
+def resolve(reference: str, base: str | None) -> str:
+    """An IRI reference resolved against BASE as RFC 3986 says (not by pasting strings).
+
+    >>> resolve("//elsewhere.org/x", "https://ok.org/sparql/")
+    'https://elsewhere.org/x'
+    >>> resolve("q", None)
+    'q'
+    """
+    if base and not _SCHEME.match(reference):
+        return urljoin(base, reference)
+    return reference
+
+
+def _target(token: Token, prefixes: dict[str, str], base: str | None) -> str:
     if token.kind == "iri":
-        value = token.text[1:-1]
-        if base and not re.match(r"^[A-Za-z][A-Za-z0-9+.\-]*:", value):
-            return base + value
-        return value
+        return resolve(decode_escapes(token.text[1:-1]), base)
     if token.kind == "pname":
         prefix, _, local = token.text.partition(":")
         if prefix in prefixes:
             return prefixes[prefix] + local
-        return token.text
     return token.text
+
+
+def _read(text: str) -> QueryText:
+    """One reading of ``text``: its tokens, form and targets."""
+    tokens = tokenize(text)
+    info = QueryText(text=text, tokens=tokens)
+    base: str | None = None
+    upper = [t.text.upper() if t.kind == "word" else "" for t in tokens]
+
+    def after(i: int, skip: str = "") -> Token | None:
+        j = i + 1
+        if skip and j < len(tokens) and upper[j] == skip:
+            j += 1
+        return tokens[j] if j < len(tokens) else None
+
+    for i, word in enumerate(upper):
+        nxt = after(i)
+        if word == "PREFIX" and nxt is not None and nxt.kind == "pname":
+            iri = after(i + 1)
+            if iri is not None and iri.kind == "iri":
+                info.prefixes[nxt.text[:-1]] = _target(iri, info.prefixes, base)
+        elif word == "BASE" and nxt is not None and nxt.kind == "iri":
+            base = _target(nxt, info.prefixes, base)
+        elif info.form is None and word in QUERY_FORMS:
+            info.form = word
+        elif info.form is None and word in UPDATE_WORDS:
+            info.form = "UPDATE"
+        if word == "SERVICE":
+            target = after(i, "SILENT")
+            info.services.append(_target(target, info.prefixes, base) if target else "")
+        elif word == "LOAD":
+            target = after(i, "SILENT")
+            info.loads.append(_target(target, info.prefixes, base) if target else "")
+        elif word == "FROM" and nxt is not None:
+            if upper[i + 1] == "NAMED":
+                target = after(i + 1)
+                info.from_named.append(_target(target, info.prefixes, base) if target else "")
+            else:
+                info.from_graphs.append(_target(nxt, info.prefixes, base))
+    return info
+
+
+def _union(*lists: list[str]) -> list[str]:
+    return list(dict.fromkeys(item for items in lists for item in items))
 
 
 def analyse(text: str) -> QueryText:
     """Find the form, prefixes, SERVICE/FROM/LOAD targets of a query or update.
+
+    Both readings of codepoint escapes are made (see the module docstring); targets are the
+    union of the two, and the text is an update if either reading says so.
 
     >>> q = analyse("PREFIX e: <http://e/> SELECT * FROM e:g { SERVICE e:s { ?a ?b ?c } }")
     >>> q.form, q.from_graphs, q.services
     ('SELECT', ['http://e/g'], ['http://e/s'])
     >>> analyse("# SERVICE <x>\\nASK { ?s ?p 'SERVICE' }").services
     []
+    >>> analyse(r"ASK { \\u0053ERVICE <http://e/s> {} }").services
+    ['http://e/s']
+    >>> analyse("  # only a comment").is_empty
+    True
     """
-    decoded = decode_escapes(text)
-    tokens = tokenize(decoded)
-    info = QueryText(text=text, tokens=tokens)
-    base: str | None = None
-    upper = [t.text.upper() if t.kind == "word" else "" for t in tokens]
-    for i, token in enumerate(tokens):
-        word = upper[i]
-        nxt = tokens[i + 1] if i + 1 < len(tokens) else None
-        if word == "PREFIX" and nxt is not None and i + 2 < len(tokens):
-            if nxt.kind == "pname" and tokens[i + 2].kind == "iri":
-                info.prefixes[nxt.text[:-1]] = _resolve(tokens[i + 2], info.prefixes, base)
-        elif word == "BASE" and nxt is not None and nxt.kind == "iri":
-            base = nxt.text[1:-1]
-        elif info.form is None and word in QUERY_FORMS:
-            info.form = word
-        elif info.form is None and word in UPDATE_WORDS:
-            info.form = "UPDATE"
-        if word == "SERVICE":
-            j = i + 1
-            if j < len(tokens) and upper[j] == "SILENT":
-                j += 1
-            if j < len(tokens):
-                info.services.append(_resolve(tokens[j], info.prefixes, base))
-        elif word == "FROM" and nxt is not None:
-            if upper[i + 1] == "NAMED" and i + 2 < len(tokens):
-                info.from_named.append(_resolve(tokens[i + 2], info.prefixes, base))
-            else:
-                info.from_graphs.append(_resolve(nxt, info.prefixes, base))
-        elif word == "LOAD":
-            j = i + 1
-            if j < len(tokens) and upper[j] == "SILENT":
-                j += 1
-            if j < len(tokens):
-                info.loads.append(_resolve(tokens[j], info.prefixes, base))
-    return info
+    raw = _read(text)
+    decoded_text = decode_escapes(text)
+    if decoded_text == text:
+        return raw
+    spec = _read(decoded_text)
+    forms = {raw.form, spec.form}
+    return QueryText(
+        text=text,
+        form="UPDATE" if "UPDATE" in forms else raw.form or spec.form,
+        prefixes=raw.prefixes,
+        services=_union(raw.services, spec.services),
+        from_graphs=_union(raw.from_graphs, spec.from_graphs),
+        from_named=_union(raw.from_named, spec.from_named),
+        loads=_union(raw.loads, spec.loads),
+        tokens=raw.tokens or spec.tokens,
+    )
 
 
 def with_row_cap(info: QueryText, cap: int) -> str:
-    """The query text with its top-level LIMIT lowered to ``cap`` (or one added).
+    """The SELECT query text with its top-level LIMIT lowered to ``cap`` (or one added).
 
-    Only SELECT, CONSTRUCT and DESCRIBE without codepoint escapes are touched; otherwise,
-    or if the engine rejects the result, callers run the original and cap while reading.
+    Only SELECT without codepoint escapes is touched. CONSTRUCT and DESCRIBE are not: their
+    LIMIT counts solutions, not triples, so a cap there could hide a truncation; the store
+    stops reading triples at the cap instead. If the engine rejects the result, callers run
+    the original and cap while reading.
 
     >>> with_row_cap(analyse("SELECT * { ?s ?p ?o } LIMIT 50000"), 11)
     'SELECT * { ?s ?p ?o } LIMIT 11'
+    >>> with_row_cap(analyse("SELECT * { ?s ?p ?o } LIMIT 5"), 11)
+    'SELECT * { ?s ?p ?o } LIMIT 5'
     >>> with_row_cap(analyse("SELECT * { { SELECT * {?s ?p ?o} LIMIT 3 } }"), 11)
     'SELECT * { { SELECT * {?s ?p ?o} LIMIT 3 } }\\nLIMIT 11\\n'
     >>> with_row_cap(analyse("SELECT * { ?s ?p ?o } VALUES ?s { <a> }"), 11)
     'SELECT * { ?s ?p ?o } \\nLIMIT 11\\nVALUES ?s { <a> }'
+    >>> with_row_cap(analyse("CONSTRUCT WHERE { ?s ?p ?o }"), 11)
+    'CONSTRUCT WHERE { ?s ?p ?o }'
     """
     text = info.text
-    if info.form not in ("SELECT", "CONSTRUCT", "DESCRIBE") or decode_escapes(text) != text:
+    if info.form != "SELECT" or decode_escapes(text) != text:
         return text
     tokens = info.tokens
     seen_group = False
@@ -178,7 +242,7 @@ def with_row_cap(info: QueryText, cap: int) -> str:
         word = token.text.upper()
         if word == "LIMIT" and i + 1 < len(tokens) and tokens[i + 1].kind == "number":
             number = tokens[i + 1]
-            if not number.text.isdigit() or int(number.text) <= cap:
+            if not number.text.isdigit() or (len(number.text) < 19 and int(number.text) <= cap):
                 return text
             end = number.start + len(number.text)
             return text[: number.start] + str(cap) + text[end:]

@@ -26,6 +26,9 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
             "accesslog": None,
             "loglevel": "info",
             "control_socket_disable": True,
+            # The longest request line gunicorn can take (0 would mean unbounded); longer
+            # GET queries get 414 and are sent with POST, where EXMECH_MAX_QUERY_BYTES rules.
+            "limit_request_line": 8190,
         }
         for key, value in options.items():
             self.cfg.set(key, value)

@@ -1,37 +1,50 @@
 """The SPARQL 1.1 Protocol query operation at /sparql, and its Service Description.
 
 Plain functions first (they take values, never ``request``); the blueprint below the HTTP
-marker decodes the protocol, calls them and builds the response.
+marker reads the request, calls them and builds the response.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
+from urllib.parse import parse_qs
 
-import pyoxigraph as ox
 from flask import Blueprint, Response, current_app, render_template, request
 
-from exmech import formats, policy
-from exmech.errors import BadRequest, Forbidden, NotAcceptable, UnsupportedMediaType
-from exmech.querytext import analyse, with_row_cap
+from exmech import formats, policy, queries
+from exmech.errors import (
+    BadRequest,
+    Forbidden,
+    NotAcceptable,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
+from exmech.querytext import QueryText, analyse, with_row_cap
 from exmech.settings import Settings
 from exmech.store import Answer, Query
 from exmech.store.cache import AnswerCache
-from exmech.vocab import EXM
+from exmech.vocab import EXM, PREFIXES
 
 CORS_EXPOSE = "Exmech-Rows, Exmech-Truncated, Exmech-Generation, Exmech-Cache, Exmech-Dataset"
-FORMAT_IRIS = {
-    "json": "http://www.w3.org/ns/formats/SPARQL_Results_JSON",
-    "xml": "http://www.w3.org/ns/formats/SPARQL_Results_XML",
-    "csv": "http://www.w3.org/ns/formats/SPARQL_Results_CSV",
-    "tsv": "http://www.w3.org/ns/formats/SPARQL_Results_TSV",
-    "turtle": "http://www.w3.org/ns/formats/Turtle",
-    "ntriples": "http://www.w3.org/ns/formats/N-Triples",
-    "rdfxml": "http://www.w3.org/ns/formats/RDF_XML",
-    "jsonld": "http://www.w3.org/ns/formats/JSON-LD",
-    "trig": "http://www.w3.org/ns/formats/TriG",
-    "nquads": "http://www.w3.org/ns/formats/N-Quads",
-}
+FORM = "application/x-www-form-urlencoded"
+SPARQL_QUERY = "application/sparql-query"
+SPARQL_UPDATE = "application/sparql-update"
+HOW_TO_POST = (
+    f"POST a query as {FORM} (query=...) or as {SPARQL_QUERY}; a query in the URL needs GET"
+)
+# A graph no store holds: the default graph of a dataset that names only named graphs.
+# Store.query reads an empty default_graphs as "the union of all graphs", so an empty
+# default graph has to be spelled as a graph that does not exist.
+EMPTY_GRAPH = "urn:exmech:empty-default-graph"
+_IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^<>\"{}|^`\\\x00-\x20]*$")
+DESCRIPTION = (
+    "Read-only SPARQL 1.1 endpoint over the exmech knowledge graph: why exercise helps "
+    "chronic low back pain, with the evidence behind every claim."
+)
+SD_OFFERS = (formats.TURTLE, formats.JSONLD, formats.HTML, formats.NTRIPLES, formats.RDFXML)
 
 
 @dataclass(frozen=True)
@@ -41,47 +54,215 @@ class ProtocolRequest:
     query: str
     default_graphs: tuple[str, ...] = ()
     named_graphs: tuple[str, ...] = ()
+    format_names: tuple[str, ...] = ()  # ?format= values, for browsers and curl
+
+
+def utf8(data: bytes, what: str) -> str:
+    """``data`` decoded as UTF-8 (a leading BOM dropped); raises BadRequest otherwise.
+
+    >>> utf8(b"\\xef\\xbb\\xbfASK {}", "query body")
+    'ASK {}'
+    """
+    try:
+        return data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as exc:
+        raise BadRequest(
+            f"the {what} is not UTF-8 (byte {exc.start}: {data[exc.start:exc.start + 1]!r}); "
+            "SPARQL queries are sent as UTF-8"
+        ) from exc
+
+
+def parameters(data: bytes, what: str) -> dict[str, list[str]]:
+    """Protocol parameters of a query string or form body; percent-escapes must be UTF-8.
+
+    >>> parameters(b"query=ASK%20%7B%7D&default-graph-uri=urn:a", "URL")
+    {'query': ['ASK {}'], 'default-graph-uri': ['urn:a']}
+    >>> parameters(b"query=%FF", "form body")
+    Traceback (most recent call last):
+    ...
+    exmech.errors.BadRequest: the form body has a parameter that is not UTF-8 once percent-decoded
+    """
+    text = utf8(data, what)
+    try:
+        return parse_qs(
+            text, keep_blank_values=True, errors="strict", max_num_fields=1000, separator="&"
+        )
+    except UnicodeDecodeError as exc:
+        raise BadRequest(
+            f"the {what} has a parameter that is not UTF-8 once percent-decoded"
+        ) from exc
+    except ValueError as exc:
+        raise BadRequest(f"the {what} has too many parameters: {exc}") from exc
+
+
+def _operation(
+    queries_given: list[str], *sources: Mapping[str, list[str]]
+) -> ProtocolRequest:
+    if len(queries_given) != 1:
+        raise BadRequest(f"give exactly one query parameter, not {len(queries_given)}")
+
+    def gathered(name: str) -> tuple[str, ...]:
+        return tuple(value for source in sources for value in source.get(name, []))
+
+    return ProtocolRequest(
+        queries_given[0],
+        gathered("default-graph-uri"),
+        gathered("named-graph-uri"),
+        gathered("format"),
+    )
+
+
+def decode(
+    method: str, content_type: str | None, url: Mapping[str, list[str]], body: Callable[[], bytes]
+) -> ProtocolRequest | None:
+    """The protocol operation in one request, or None when it asks for the service description.
+
+    ``url`` holds the query-string parameters; ``body`` reads the request body (called only
+    for POST kinds that carry a query). Raises Forbidden for updates, BadRequest for a
+    missing, repeated or non-UTF-8 query, UnsupportedMediaType for other bodies.
+
+    >>> decode("GET", None, {"query": ["ASK {}"], "format": ["xml"]}, bytes).format_names
+    ('xml',)
+    >>> decode("POST", "application/sparql-query", {}, lambda: b"ASK {}").query
+    'ASK {}'
+    >>> decode("GET", None, {}, bytes) is None
+    True
+    """
+    if "update" in url:
+        raise Forbidden(policy.UPDATE_REFUSED)
+    if method in ("GET", "HEAD"):
+        given = url.get("query", [])
+        return _operation(given, url) if given else None
+    kind = formats.media_type_of(content_type)
+    if kind == FORM:
+        form = parameters(body(), "form body")
+        if "update" in form:
+            raise Forbidden(policy.UPDATE_REFUSED)
+        if "query" in url:
+            raise BadRequest("give the query once: in the form body, not also in the URL")
+        return _operation(form.get("query", []), form, url)
+    if kind == SPARQL_QUERY:
+        if "query" in url:
+            raise BadRequest("give the query once: in the body, not also in the URL")
+        return _operation([utf8(body(), "query body")], url)
+    if kind == SPARQL_UPDATE:
+        raise Forbidden(policy.UPDATE_REFUSED)
+    raise UnsupportedMediaType(
+        f"cannot read a {kind or 'body without Content-Type'}; {HOW_TO_POST}"
+    )
+
+
+def dataset(
+    operation: ProtocolRequest, info: QueryText
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(default graphs, named graphs) to query: the protocol's parameters, else FROM.
+
+    The protocol's graph parameters override the query's FROM / FROM NAMED. A dataset that
+    names only named graphs has an empty default graph.
+    """
+    default, named = operation.default_graphs, operation.named_graphs
+    if not default and not named:
+        default, named = tuple(info.from_graphs), tuple(info.from_named)
+    if named and not default:
+        default = (EMPTY_GRAPH,)
+    return default, named
 
 
 def run(
     cache: AnswerCache,
     settings: Settings,
-    graphs: frozenset[str],
+    graphs: Callable[[], frozenset[str]],
     operation: ProtocolRequest,
     accept: str | None,
-    format_param: str | None,
 ) -> tuple[Answer, formats.Format]:
-    """Check, negotiate and run one query operation."""
+    """Check, negotiate and run one query operation.
+
+    ``graphs`` lists the store's graphs; it is called only when the request names graphs.
+    Raises PayloadTooLarge, BadRequest (empty or malformed query), Forbidden (update,
+    SERVICE, unknown graph), NotAcceptable, and what the store raises (QueryTimeout...).
+    """
     policy.check_size(operation.query, settings.max_query_bytes)
     info = analyse(operation.query)
-    policy.check_query(
-        info, settings.service_allowlist, graphs, operation.default_graphs, operation.named_graphs
-    )
-    offers = formats.offers_for(info.form)
-    chosen = formats.negotiate(accept, format_param, offers)
-    if chosen is None:
-        asked = f"format={format_param}" if format_param else f"Accept: {accept}"
-        raise NotAcceptable(
-            f"cannot answer a {info.form or 'SELECT'} query as {asked}; available: "
-            + ", ".join(o.media_type for o in offers)
+    if info.is_empty:
+        raise BadRequest(
+            "the query is empty (only whitespace or comments); send a SELECT, ASK, "
+            "CONSTRUCT or DESCRIBE query"
         )
+    policy.check_query(info, settings.service_allowlist)
+    policy.check_shape(info)
+    requested = {
+        "FROM": info.from_graphs,
+        "FROM NAMED": info.from_named,
+        "default-graph-uri": list(operation.default_graphs),
+        "named-graph-uri": list(operation.named_graphs),
+    }
+    if any(requested.values()):
+        policy.check_graphs(requested, graphs())
+    offers = formats.offers_for(info.form)
+    chosen = formats.negotiate(accept, operation.format_names, offers)
+    if chosen is None:
+        asked = (
+            "format=" + ",".join(operation.format_names)
+            if operation.format_names
+            else f"Accept: {accept}"
+        )
+        raise NotAcceptable(
+            f"cannot answer a {info.form or 'SELECT'} query as {asked[:200]}; available: "
+            + ", ".join(o.media_type for o in offers)
+            + " (or format=" + "|".join(o.name for o in offers) + ")"
+        )
+    default_graphs, named_graphs = dataset(operation, info)
     answer = cache.query(
         Query(
             text=operation.query,
             form=info.form or "SELECT",
             media_type=chosen.media_type,
             capped_text=with_row_cap(info, settings.max_rows + 1),
-            default_graphs=operation.default_graphs,
-            named_graphs=operation.named_graphs,
+            default_graphs=default_graphs,
+            named_graphs=named_graphs,
             max_rows=settings.max_rows,
         )
     )
     return answer, chosen
 
 
-def service_description(endpoint: str, settings: Settings, void_iri: str) -> str:
-    """The SPARQL 1.1 Service Description of this endpoint, with its limits, as Turtle."""
-    result_formats = " , ".join(f"<{iri}>" for iri in FORMAT_IRIS.values())
+def _string(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + escaped.replace("\n", "\\n").replace("\r", "\\r") + '"'
+
+
+def _decimal(value: float) -> str:
+    """An xsd:decimal lexical form (never an exponent).
+
+    >>> _decimal(2.0), _decimal(0.00001), _decimal(100.0)
+    ('2', '0.00001', '100')
+    """
+    return format(Decimal(repr(value)).normalize(), "f")
+
+
+def service_description(endpoint: str, settings: Settings, dataset_iri: str) -> str:
+    """The SPARQL 1.1 Service Description of this endpoint, with its limits, as Turtle.
+
+    ``sd:BasicFederatedQuery`` is claimed only when the SERVICE allow-list names an endpoint.
+    Raises BadRequest when ``endpoint`` or ``dataset_iri`` (built from the request's Host)
+    is not an IRI.
+
+    >>> sd = service_description("http://x/sparql", Settings(), "http://x/.well-known/void")
+    >>> "exm:maxResultRows 10000" in sd, "BasicFederatedQuery" in sd
+    (True, False)
+    """
+    for iri in (endpoint, dataset_iri):
+        if not _IRI.match(iri):
+            raise BadRequest(f"cannot describe the service at {iri!r}: not an IRI (Host header?)")
+    features = ["sd:UnionDefaultGraph"]
+    if settings.service_allowlist:
+        features.append("sd:BasicFederatedQuery")
+    result_formats = " ,\n        ".join(
+        f"<{fmt.iri}>" for fmt in (*formats.RESULTS, *formats.GRAPHS)
+    )
+    allowlist = "".join(
+        f"\n    exm:serviceAllowlist {_string(prefix)} ;" for prefix in settings.service_allowlist
+    )
     return f"""@prefix sd: <http://www.w3.org/ns/sparql-service-description#> .
 @prefix void: <http://rdfs.org/ns/void#> .
 @prefix dcterms: <http://purl.org/dc/terms/> .
@@ -90,28 +271,19 @@ def service_description(endpoint: str, settings: Settings, void_iri: str) -> str
 
 <{endpoint}> a sd:Service ;
     dcterms:title "exmech SPARQL endpoint" ;
-    dcterms:description "Read-only SPARQL 1.1 endpoint over the exmech knowledge graph: why exercise helps chronic low back pain, with the evidence behind every claim." ;
+    dcterms:description {_string(DESCRIPTION)} ;
     sd:endpoint <{endpoint}> ;
     sd:supportedLanguage sd:SPARQL11Query ;
-    sd:feature sd:UnionDefaultGraph , sd:BasicFederatedQuery ;
+    sd:feature {" , ".join(features)} ;
     sd:resultFormat {result_formats} ;
-    sd:defaultDataset <{void_iri}> ;
-    exm:queryTimeoutSeconds "{settings.query_timeout:g}"^^xsd:decimal ;
-    exm:maxResultRows {settings.max_rows} ;
-    exm:maxQueryBytes {settings.max_query_bytes} ;
-    exm:serviceAllowlist "{", ".join(settings.service_allowlist) or "(empty: SERVICE makes no outbound requests)"}" .
+    sd:defaultDataset <{dataset_iri}> ;
+    exm:queryTimeoutSeconds "{_decimal(settings.query_timeout)}"^^xsd:decimal ;
+    exm:maxResultRows {settings.max_rows} ;{allowlist}
+    exm:maxQueryBytes {settings.max_query_bytes} .
 
-<{void_iri}> a sd:Dataset , void:Dataset ;
+<{dataset_iri}> a sd:Dataset , void:Dataset ;
     sd:defaultGraph [ a sd:Graph ; dcterms:description "The union of all named graphs." ] .
 """
-
-
-def as_format(turtle: str, fmt: formats.Format) -> bytes:
-    if fmt is formats.TURTLE:
-        return turtle.encode("utf-8")
-    quads = ox.parse(turtle.encode("utf-8"), format=ox.RdfFormat.TURTLE)
-    target = ox.RdfFormat.from_media_type(fmt.media_type) or ox.RdfFormat.TURTLE
-    return ox.serialize(quads, format=target) or b""
 
 
 # HTTP ----------------------------------------------------------------------------------
@@ -119,127 +291,84 @@ def as_format(turtle: str, fmt: formats.Format) -> bytes:
 bp = Blueprint("sparql", __name__)
 
 
-def _many(source: dict[str, list[str]] | None, name: str) -> tuple[str, ...]:
-    return tuple(source.get(name, [])) if source else ()
-
-
-def decode(max_bytes: int) -> ProtocolRequest | None:
-    """The protocol operation in this request, or None when there is no query (SD)."""
-    args = request.args.to_dict(flat=False)
-    if "update" in args:
-        raise Forbidden("SPARQL Update is not accepted on this read-only endpoint")
-    if request.method == "GET":
-        queries = args.get("query", [])
-        if not queries:
-            return None
-        if len(queries) > 1:
-            raise BadRequest("give exactly one query parameter")
-        return ProtocolRequest(
-            queries[0], _many(args, "default-graph-uri"), _many(args, "named-graph-uri")
-        )
-    if request.content_length is not None and request.content_length > max_bytes:
-        policy.check_size("x" * (max_bytes + 1), max_bytes)
-    kind = formats.media_type_of(request.content_type)
-    if kind == "application/x-www-form-urlencoded":
-        form = request.form.to_dict(flat=False)
-        if "update" in form:
-            raise Forbidden(
-                "SPARQL Update is not accepted on this read-only endpoint; curators submit "
-                "evidence through POST /curation/submissions"
-            )
-        queries = form.get("query", [])
-        if len(queries) != 1 or "query" in args:
-            raise BadRequest("give exactly one query: a 'query' field in the form body")
-        return ProtocolRequest(
-            queries[0],
-            _many(form, "default-graph-uri") + _many(args, "default-graph-uri"),
-            _many(form, "named-graph-uri") + _many(args, "named-graph-uri"),
-        )
-    if kind == "application/sparql-query":
-        try:
-            text = request.get_data(cache=False).decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise BadRequest(f"the query body is not UTF-8: {exc}") from exc
-        if "query" in args:
-            raise BadRequest("give the query once: in the body or in the URL, not both")
-        return ProtocolRequest(
-            text, _many(args, "default-graph-uri"), _many(args, "named-graph-uri")
-        )
-    if kind == "application/sparql-update":
-        raise Forbidden(
-            "SPARQL Update is not accepted on this read-only endpoint; curators submit "
-            "evidence through POST /curation/submissions"
-        )
-    raise UnsupportedMediaType(
-        f"cannot read a {kind or 'body without Content-Type'}; POST a query as "
-        "application/x-www-form-urlencoded (query=...) or application/sparql-query"
-    )
-
-
-def _headers(response: Response) -> Response:
+def add_protocol_headers(response: Response) -> Response:
+    """CORS for any origin (no credentials are involved) and ``Vary: Accept``."""
     response.headers["Access-Control-Allow-Origin"] = "*"
     response.headers["Access-Control-Expose-Headers"] = CORS_EXPOSE
     response.vary.add("Accept")
     return response
 
 
-@bp.after_request
-def cors(response: Response) -> Response:
-    return _headers(response)
+bp.after_request(add_protocol_headers)
 
 
 @bp.route("/sparql", methods=["OPTIONS"])
 def preflight() -> Response:
     response = Response(status=204)
     response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
-    response.headers["Access-Control-Allow-Headers"] = "Accept, Content-Type"
+    response.headers["Access-Control-Allow-Headers"] = request.headers.get(
+        "Access-Control-Request-Headers", "Accept, Content-Type"
+    )
     response.headers["Access-Control-Max-Age"] = "86400"
+    response.headers["Allow"] = "GET, HEAD, POST, OPTIONS"
     return response
+
+
+def _read_body(limit: int) -> bytes:
+    """The request body, refused with 413 beyond ``limit`` bytes (chunked bodies too)."""
+    length = request.content_length
+    too_large = f"; this endpoint reads at most {limit} (EXMECH_MAX_QUERY_BYTES)"
+    if length is not None and length > limit:
+        raise PayloadTooLarge(f"request body is {length} bytes{too_large}")
+    # Werkzeug stops a chunked body at max_content_length without a word, so read one byte
+    # more than allowed to tell "exactly the limit" from "cut at the limit".
+    request.max_content_length = limit + 1
+    data = request.get_data(cache=False)
+    if len(data) > limit:
+        raise PayloadTooLarge(f"request body is over {limit} bytes{too_large}")
+    return data
 
 
 @bp.route("/sparql", methods=["GET", "POST"])
 def endpoint() -> Response:
     services = current_app.extensions["exmech"]
     settings: Settings = services.settings
-    operation = decode(settings.max_query_bytes)
+    url = parameters(request.query_string, "URL")
+    kind = formats.media_type_of(request.content_type)
+    limit = (
+        settings.max_query_bytes if kind == SPARQL_QUERY
+        else policy.max_body_bytes(settings.max_query_bytes)
+    )
+    operation = decode(request.method, request.content_type, url, lambda: _read_body(limit))
     if operation is None:
-        return describe_service()
+        return describe_service(settings, url.get("format", []))
     answer, chosen = run(
-        services.cache,
-        settings,
-        services.store.graphs(),
-        operation,
-        request.headers.get("Accept"),
-        request.values.get("format"),
+        services.cache, settings, services.store.graphs, operation, request.headers.get("Accept")
     )
     response = Response(answer.body, content_type=chosen.content_type)
     response.headers["Exmech-Rows"] = str(answer.rows)
     response.headers["Exmech-Truncated"] = "true" if answer.truncated else "false"
     response.headers["Exmech-Generation"] = answer.generation
     response.headers["Exmech-Cache"] = "hit" if answer.cached else "miss"
+    response.headers["Exmech-Dataset"] = services.store.dataset_hash
     return response
 
 
-def describe_service() -> Response:
-    services = current_app.extensions["exmech"]
-    settings: Settings = services.settings
-    offers = (formats.TURTLE, formats.JSONLD, formats.HTML, formats.NTRIPLES, formats.RDFXML)
-    accept = request.headers.get("Accept")
-    chosen = formats.negotiate(accept, request.args.get("format"), offers)
+def describe_service(settings: Settings, format_names: list[str]) -> Response:
+    """The Service Description as Turtle, JSON-LD, N-Triples, RDF/XML, or a page for people."""
+    chosen = formats.negotiate(request.headers.get("Accept"), format_names, SD_OFFERS)
     if chosen is None:
         raise NotAcceptable(
             "the service description is available as "
-            + ", ".join(o.media_type for o in offers)
+            + ", ".join(o.media_type for o in SD_OFFERS)
+            + " (or format=" + "|".join(o.name for o in SD_OFFERS) + ")"
         )
-    endpoint_iri = request.base_url
-    void_iri = request.host_url.rstrip("/") + "/.well-known/void"
-    turtle = service_description(endpoint_iri, settings, void_iri)
+    turtle = service_description(
+        request.base_url, settings, request.host_url.rstrip("/") + "/.well-known/void"
+    )
     if chosen is formats.HTML:
-        from exmech import queries
-
-        examples = [queries.load(n) for n in queries.names()]
-        html = render_template(
-            "sparql.html", settings=settings, turtle=turtle, examples=examples
-        )
+        examples = [queries.load(name) for name in queries.names()]
+        html = render_template("sparql.html", settings=settings, turtle=turtle, examples=examples)
         return Response(html, content_type=formats.HTML.content_type)
-    return Response(as_format(turtle, chosen), content_type=chosen.content_type)
+    body = formats.convert(turtle.encode("utf-8"), formats.TURTLE, chosen, PREFIXES)
+    return Response(body, content_type=chosen.content_type)

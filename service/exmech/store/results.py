@@ -3,57 +3,87 @@
 The engine serializes far faster than Python could, so exmech lets it write the bytes
 (after a top-level LIMIT of max_rows + 1, see querytext.with_row_cap) and then counts and,
 rarely, trims the rows in the bytes. Shared by every store backend.
+
+Trimming cuts the engine's own bytes at a record boundary, so what is kept is byte for byte
+what the engine wrote; only JSON is parsed and written again.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
+import re
+from collections.abc import Iterator
+
+# In CSV a record ends at a line feed outside double quotes; a quoted field ("a""b") is
+# matched whole, so line breaks inside it are skipped.
+_CSV_FIELD_OR_END = re.compile(rb'"[^"]*"|\n')
+
+
+def _csv_record_ends(body: bytes) -> Iterator[int]:
+    for match in _CSV_FIELD_OR_END.finditer(body):
+        if match.group() == b"\n":
+            yield match.end()
+
+
+def _tsv_record_ends(body: bytes) -> Iterator[int]:
+    # TSV escapes line breaks inside terms (\n), so every line feed ends a record.
+    pos = body.find(b"\n")
+    while pos >= 0:
+        yield pos + 1
+        pos = body.find(b"\n", pos + 1)
+
+
+def _cap_records(body: bytes, ends: Iterator[int], limit: int | None) -> tuple[bytes, int, bool]:
+    """Count the records after the header line; cut after ``limit`` of them."""
+    rows = -1
+    for end in ends:
+        rows += 1
+        if limit is not None and rows == limit:
+            if end < len(body):
+                return body[:end], limit, True
+    return body, max(rows, 0), False
+
+
+def _cap_xml(body: bytes, limit: int | None) -> tuple[bytes, int, bool]:
+    # Literals are escaped (&lt;), so "<result>" only ever opens a solution.
+    rows = body.count(b"<result>")
+    if limit is None or rows <= limit:
+        return body, rows, False
+    cut = -1
+    for _ in range(limit + 1):
+        cut = body.index(b"<result>", cut + 1)
+    return body[:cut] + b"</results></sparql>", limit, True
+
+
+def _cap_json(body: bytes, limit: int | None) -> tuple[bytes, int, bool]:
+    data = json.loads(body)
+    bindings = data["results"]["bindings"]
+    if limit is None or len(bindings) <= limit:
+        return body, len(bindings), False
+    data["results"]["bindings"] = bindings[:limit]
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode(), limit, True
 
 
 def cap_rows(body: bytes, media_type: str, limit: int | None) -> tuple[bytes, int, bool]:
     """(body with at most ``limit`` rows, rows kept, whether rows were dropped).
 
+    Raises ValueError for a media type that is not a SPARQL results format.
+
     >>> cap_rows(b'?a\\n<x>\\n<y>\\n', "text/tab-separated-values", 1)
     (b'?a\\n<x>\\n', 1, True)
-    >>> cap_rows(b'{"head":{"vars":[]},"results":{"bindings":[{},{}]}}', "application/sparql-results+json", 5)[1:]
+    >>> cap_rows(b'a\\r\\n"x\\r\\ny"\\r\\n\\r\\n', "text/csv; charset=utf-8", 1)
+    (b'a\\r\\n"x\\r\\ny"\\r\\n', 1, True)
+    >>> two = b'{"head":{"vars":[]},"results":{"bindings":[{},{}]}}'
+    >>> cap_rows(two, "application/sparql-results+json", 5)[1:]
     (2, False)
     """
-    kind = media_type.split(";")[0].strip()
+    kind = media_type.split(";")[0].strip().lower()
     if kind == "application/sparql-results+json":
-        data = json.loads(body)
-        bindings = data["results"]["bindings"]
-        if limit is None or len(bindings) <= limit:
-            return body, len(bindings), False
-        data["results"]["bindings"] = bindings[:limit]
-        return json.dumps(data, separators=(",", ":")).encode(), limit, True
+        return _cap_json(body, limit)
     if kind == "application/sparql-results+xml":
-        count = body.count(b"<result>")
-        if limit is None or count <= limit:
-            return body, count, False
-        cut = 0
-        for _ in range(limit + 1):
-            cut = body.index(b"<result>", cut + (1 if cut else 0))
-        return body[:cut] + b"</results></sparql>", limit, True
+        return _cap_xml(body, limit)
     if kind == "text/tab-separated-values":
-        lines = body.splitlines(keepends=True)
-        count = max(len(lines) - 1, 0)
-        if limit is None or count <= limit:
-            return body, count, False
-        return b"".join(lines[: limit + 1]), limit, True
+        return _cap_records(body, _tsv_record_ends(body), limit)
     if kind == "text/csv":
-        if b'"' not in body:
-            lines = body.split(b"\r\n")
-            count = max(len([line for line in lines if line]) - 1, 0)
-            if limit is None or count <= limit:
-                return body, count, False
-            return b"\r\n".join(lines[: limit + 1]) + b"\r\n", limit, True
-        rows = list(csv.reader(io.StringIO(body.decode("utf-8"), newline="")))
-        count = max(len(rows) - 1, 0)
-        if limit is None or count <= limit:
-            return body, count, False
-        out = io.StringIO(newline="")
-        csv.writer(out, lineterminator="\r\n").writerows(rows[: limit + 1])
-        return out.getvalue().encode("utf-8"), limit, True
+        return _cap_records(body, _csv_record_ends(body), limit)
     raise ValueError(f"cannot count rows of {media_type}")

@@ -1,0 +1,240 @@
+"""The answer cache (over a fake store) and the embedded store's row caps and datasets."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import rdflib
+from exmech.errors import BadRequest
+from exmech.querytext import analyse, with_row_cap
+from exmech.sparql import EMPTY_GRAPH, ProtocolRequest, dataset
+from exmech.store import Answer, Query
+from exmech.store.cache import AnswerCache
+from exmech.store.embedded import EmbeddedStore
+from rdflib.query import Result
+
+ROOT = Path(__file__).resolve().parent.parent
+JSON = "application/sparql-results+json"
+
+
+@dataclass
+class FakeStore:
+    """Counts the queries that reach it; the test moves its generation like a write would."""
+
+    generation: str = "g1"
+    calls: list[Query] = field(default_factory=list)
+    body: bytes = b"{}"
+    fail: bool = False
+
+    def query(self, query: Query) -> Answer:
+        self.calls.append(query)
+        if self.fail:
+            raise BadRequest("syntax")
+        return Answer(self.body, query.media_type, 1, False, self.generation)
+
+
+def _query(text: str = "ASK {}", **changes: object) -> Query:
+    fields: dict[str, object] = {"text": text, "form": "ASK", "media_type": JSON}
+    fields.update(changes)
+    return Query(**fields)  # type: ignore[arg-type]
+
+
+def test_a_repeated_query_is_a_hit() -> None:
+    store = FakeStore()
+    cache = AnswerCache(store, 8)  # type: ignore[arg-type]
+    first, second = cache.query(_query()), cache.query(_query())
+    assert (first.cached, second.cached, len(store.calls)) == (False, True, 1)
+    assert second.body == first.body
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"text": "ASK { ?s ?p ?o }"},
+        {"media_type": "application/sparql-results+xml"},
+        {"default_graphs": ("http://e/g",)},
+        {"named_graphs": ("http://e/g",)},
+        {"substitutions": (("s", ("iri", "http://e/s")),)},
+        {"max_rows": 5},
+    ],
+)
+def test_anything_that_changes_the_answer_is_a_miss(changes: dict[str, object]) -> None:
+    store = FakeStore()
+    cache = AnswerCache(store, 8)  # type: ignore[arg-type]
+    cache.query(_query())
+    assert cache.query(_query(**changes)).cached is False
+    assert len(store.calls) == 2
+
+
+def test_a_new_generation_is_a_miss() -> None:
+    store = FakeStore()
+    cache = AnswerCache(store, 8)  # type: ignore[arg-type]
+    cache.query(_query())
+    store.generation = "g2"
+    assert cache.query(_query()).cached is False
+    assert cache.query(_query()).cached is True
+    assert [a.generation for a in (cache.query(_query()),)] == ["g2"]
+
+
+def test_an_answer_from_another_generation_than_its_key_is_not_kept() -> None:
+    store = FakeStore()
+    cache = AnswerCache(store, 8)  # type: ignore[arg-type]
+
+    def racing_write(query: Query) -> Answer:
+        # A write lands between the cache reading g1 and the store taking its snapshot.
+        return Answer(b"new", query.media_type, 1, False, "g2")
+
+    store.query = racing_write  # type: ignore[method-assign]
+    assert cache.query(_query()).body == b"new"
+    assert len(cache) == 0
+
+
+def test_errors_are_not_cached() -> None:
+    store = FakeStore(fail=True)
+    cache = AnswerCache(store, 8)  # type: ignore[arg-type]
+    for _ in range(2):
+        with pytest.raises(BadRequest):
+            cache.query(_query())
+    assert len(store.calls) == 2
+
+
+def test_least_recently_used_entries_go_first() -> None:
+    store = FakeStore()
+    cache = AnswerCache(store, 2)  # type: ignore[arg-type]
+    a, b, c = _query("ASK {}"), _query("ASK { ?a ?b ?c }"), _query("ASK { ?x ?y ?z }")
+    cache.query(a)
+    cache.query(b)
+    cache.query(a)  # a is now the most recent
+    cache.query(c)  # evicts b
+    assert cache.query(a).cached and not cache.query(b).cached
+
+
+def test_the_byte_budget_bounds_the_cache() -> None:
+    store = FakeStore(body=b"x" * 100)
+    cache = AnswerCache(store, 100, max_bytes=250)  # type: ignore[arg-type]
+    for i in range(5):
+        cache.query(_query(f"ASK {{ ?s ?p {i} }}"))
+    assert len(cache) == 2
+
+
+def test_zero_entries_disables_the_cache() -> None:
+    store = FakeStore()
+    cache = AnswerCache(store, 0)  # type: ignore[arg-type]
+    assert not cache.query(_query()).cached and not cache.query(_query()).cached
+    assert len(store.calls) == 2
+
+
+# The embedded store, in-process (the `reader` fixture: no worker processes) --------------
+
+
+@pytest.fixture(scope="module")
+def claims() -> rdflib.Dataset:
+    ds = rdflib.Dataset()
+    ds.parse(ROOT / "data" / "claims.trig", format="trig")
+    return ds
+
+
+def _select(text: str, media_type: str, max_rows: int, capped: bool = True) -> Query:
+    info = analyse(text)
+    return Query(
+        text,
+        "SELECT",
+        media_type,
+        capped_text=with_row_cap(info, max_rows + 1) if capped else None,
+        max_rows=max_rows,
+    )
+
+
+RESULTS = [
+    (JSON, "json"),
+    ("application/sparql-results+xml", "xml"),
+    ("text/csv", "csv"),
+    ("text/tab-separated-values", "tsv"),
+]
+
+
+@pytest.mark.parametrize(("media_type", "rdflib_format"), RESULTS)
+@pytest.mark.parametrize("capped", [True, False])
+def test_select_is_cut_at_max_rows_in_every_format(
+    reader: EmbeddedStore, media_type: str, rdflib_format: str, capped: bool
+) -> None:
+    text = (
+        "PREFIX exm: <https://w3id.org/exmech/ontology#> "
+        "SELECT ?claim { ?claim a exm:Claim } ORDER BY ?claim"
+    )
+    answer = reader.query(_select(text, media_type, 7, capped))
+    rows = Result.parse(io.BytesIO(answer.body), format=rdflib_format).bindings
+    assert (answer.rows, answer.truncated, len(rows)) == (7, True, 7)
+
+
+def test_an_answer_that_fits_is_not_truncated(
+    reader: EmbeddedStore, claims: rdflib.Dataset
+) -> None:
+    claim_class = rdflib.URIRef("https://w3id.org/exmech/ontology#Claim")
+    expected = {
+        str(s) for s, _p, _o, _g in claims.quads((None, rdflib.RDF.type, claim_class, None))
+    }
+    text = "SELECT ?c { ?c a <https://w3id.org/exmech/ontology#Claim> }"
+    answer = reader.query(_select(text, JSON, len(expected)))
+    got = {b["c"]["value"] for b in json.loads(answer.body)["results"]["bindings"]}
+    assert (answer.truncated, answer.rows, got) == (False, len(expected), expected)
+
+
+@pytest.mark.parametrize("limit", [1, 3, 10])
+def test_construct_is_cut_at_max_rows_triples(reader: EmbeddedStore, limit: int) -> None:
+    # Each solution makes two triples, so a LIMIT on solutions could not do this exactly.
+    text = (
+        "CONSTRUCT { ?c a <http://e/C> ; <http://e/p> 1 } "
+        "WHERE { ?c a <https://w3id.org/exmech/ontology#Claim> }"
+    )
+    answer = reader.query(Query(text, "CONSTRUCT", "application/n-triples", max_rows=limit))
+    graph = rdflib.Graph().parse(data=answer.body, format="nt")
+    assert (answer.rows, answer.truncated, len(graph)) == (limit, True, limit)
+
+
+def _first_claim(claims: rdflib.Dataset) -> tuple[str, str, tuple[str, str, str]]:
+    has_assertion = rdflib.URIRef("http://www.nanopub.org/nschema#hasAssertion")
+    claim, _p, assertion, _g = sorted(claims.quads((None, has_assertion, None, None)))[0]
+    (triple,) = claims.graph(assertion).triples((None, None, None))
+    return str(claim), str(assertion), tuple(str(t) for t in triple)  # type: ignore[return-value]
+
+
+def test_the_dataset_restricts_the_default_graph(
+    reader: EmbeddedStore, claims: rdflib.Dataset
+) -> None:
+    _claim, assertion, triple = _first_claim(claims)
+    operation = ProtocolRequest("SELECT * { ?s ?p ?o }", default_graphs=(assertion,))
+    default, named = dataset(operation, analyse(operation.query))
+    answer = reader.query(
+        Query(operation.query, "SELECT", JSON, default_graphs=default, named_graphs=named)
+    )
+    rows = json.loads(answer.body)["results"]["bindings"]
+    assert [(r["s"]["value"], r["p"]["value"], r["o"]["value"]) for r in rows] == [triple]
+
+
+def test_from_named_alone_leaves_the_default_graph_empty(
+    reader: EmbeddedStore, claims: rdflib.Dataset
+) -> None:
+    _claim, assertion, triple = _first_claim(claims)
+    text = (
+        f"SELECT * FROM NAMED <{assertion}> "
+        "{ { ?s ?p ?o } UNION { GRAPH ?g { ?s ?p ?o } } }"
+    )
+    default, named = dataset(ProtocolRequest(text), analyse(text))
+    assert (default, named) == ((EMPTY_GRAPH,), (assertion,))
+    answer = reader.query(
+        Query(text, "SELECT", JSON, default_graphs=default, named_graphs=named)
+    )
+    rows = json.loads(answer.body)["results"]["bindings"]
+    assert [(r["g"]["value"], r["s"]["value"]) for r in rows] == [(assertion, triple[0])]
+
+
+def test_protocol_graphs_override_from() -> None:
+    text = "SELECT * FROM <http://e/a> { ?s ?p ?o }"
+    assert dataset(ProtocolRequest(text), analyse(text)) == (("http://e/a",), ())
+    overridden = ProtocolRequest(text, named_graphs=("http://e/b",))
+    assert dataset(overridden, analyse(text)) == ((EMPTY_GRAPH,), ("http://e/b",))
