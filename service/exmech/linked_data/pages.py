@@ -1,0 +1,440 @@
+"""What each HTML page shows, as plain data for its template.
+
+Every function takes the answer cache and values (never ``request``) and returns a dict; the
+reads are ``provenance``'s named questions where one fits, else ``page-*.rq`` queries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from exmech import provenance, queries, vocab
+from exmech.errors import NotFound
+from exmech.linked_data.rdf import PAGE_ROWS, Description, Statement, Term, labels, select
+from exmech.store import Binding
+from exmech.store.cache import AnswerCache
+
+KIND_NAMES = {
+    "theme": "Theme",
+    "mechanism": "Mechanism",
+    "exercise": "Exercise type",
+    "study": "Study",
+    "claim": "Claim",
+    "curator": "Curator",
+    "graph": "Named graph",
+}
+LABELS = (vocab.SKOS + "prefLabel", vocab.RDFS + "label", vocab.FOAF + "name")
+FIRST = (vocab.RDF + "type", *LABELS, vocab.SKOS + "definition", vocab.DCTERMS + "title")
+NANOPUB_PARTS = ("head", "assertion", "provenance", "pubinfo")
+PART_TITLES = {
+    "head": "Head",
+    "assertion": "Assertion",
+    "provenance": "Provenance",
+    "pubinfo": "Publication info",
+}
+
+
+@dataclass(frozen=True)
+class Linker:
+    """Names and links for IRIs: our resources and terms link to local pages."""
+
+    base: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    def href(self, iri: str) -> str:
+        """The local path of one of our IRIs, else the IRI itself.
+
+        >>> Linker(vocab.BASE).href("https://w3id.org/exmech/id/study/wun-2021#rank-3")
+        '/id/study/wun-2021#rank-3'
+        >>> Linker(vocab.BASE).href(vocab.EXM + "Claim")
+        '/ontology#Claim'
+        """
+        for prefix, local in ((f"{self.base}/id/", "/id/"), (vocab.ONTOLOGY, "/ontology")):
+            if iri.startswith(prefix):
+                return local + iri[len(prefix) :]
+        return iri
+
+    def is_local(self, iri: str) -> bool:
+        return self.href(iri) != iri
+
+    def curie(self, iri: str) -> str:
+        """A prefixed name when a known namespace fits, else the IRI.
+
+        >>> Linker(vocab.BASE).curie(vocab.SKOS + "prefLabel")
+        'skos:prefLabel'
+        """
+        best = ""
+        for prefix, namespace in vocab.PREFIXES.items():
+            if iri.startswith(namespace) and len(namespace) > len(vocab.PREFIXES.get(best, "")):
+                best = prefix
+        return f"{best}:{iri[len(vocab.PREFIXES[best]) :]}" if best else iri
+
+    def name(self, iri: str) -> str:
+        """The label of a resource, else its prefixed name."""
+        return self.labels.get(iri) or self.curie(iri)
+
+
+def doi_url(doi: str) -> str:
+    """The doi.org link of a DOI.
+
+    >>> doi_url("10.2522/ptj.20090218")
+    'https://doi.org/10.2522/ptj.20090218'
+    """
+    return "https://doi.org/" + quote(doi, safe="/:;()._-")
+
+
+def pubmed_url(pmid: str) -> str:
+    return f"https://pubmed.ncbi.nlm.nih.gov/{quote(pmid, safe='')}/"
+
+
+def facts(statements: list[Statement] | tuple[Statement, ...]) -> list[tuple[str, list[Term]]]:
+    """Objects grouped by predicate: type, labels and definitions first, then the rest."""
+    grouped: dict[str, list[Term]] = {}
+    for st in statements:
+        grouped.setdefault(st.p.value, []).append(st.o)
+
+    def order(item: tuple[str, list[Term]]) -> tuple[int, str]:
+        return (FIRST.index(item[0]) if item[0] in FIRST else len(FIRST), item[0])
+
+    return sorted(grouped.items(), key=order)
+
+
+def _own(d: Description) -> list[Statement]:
+    return [st for st in d.triples if st.s.value == d.iri]
+
+
+def title_of(d: Description, linker: Linker) -> str:
+    for predicate in LABELS:
+        value = d.first(predicate)
+        if value:
+            return value
+    return linker.curie(d.iri)
+
+
+def _ask(cache: AnswerCache, name: str, value: str | None, base: str) -> list[dict[str, Any]]:
+    try:
+        result = provenance.ask(
+            cache, provenance.QUESTION[name], value, max_rows=PAGE_ROWS, base=base
+        )
+    except NotFound:
+        return []
+    return result.rows
+
+
+def _rows(
+    cache: AnswerCache, name: str, binds: dict[str, Binding] | None = None
+) -> list[dict[str, Any]]:
+    """A named query's rows as plain values (numbers typed), as the API gives them."""
+    return [{k: _plain(v) for k, v in row.items()} for row in select(cache, name, binds)]
+
+
+def _plain(term: Term) -> Any:
+    json_term = {"type": term.kind, "value": term.value}
+    if term.datatype:
+        json_term["datatype"] = term.datatype
+    return provenance.value_of(json_term)
+
+
+def linker(cache: AnswerCache, base: str) -> Linker:
+    return Linker(base, labels(cache))
+
+
+# Home ------------------------------------------------------------------------------------
+
+
+def theme_chart(rows: list[dict[str, Any]], width: int = 640, bar: int = 34) -> dict[str, Any]:
+    """Geometry of a horizontal bar chart of the review's theme percentages.
+
+    >>> row = {"theme": "t", "label": "A", "reportedPercent": 50, "mentions": 1}
+    >>> theme_chart([row])["bars"][0]["width"]
+    380.0
+    """
+    left, right = 190, 70
+    span = width - left - right
+    most = max((int(r["reportedPercent"]) for r in rows), default=1) or 1
+    bars = []
+    for i, row in enumerate(rows):
+        percent = int(row["reportedPercent"])
+        bars.append(
+            {
+                **row,
+                "slug": row["theme"].rsplit("/", 1)[-1],
+                "y": i * (bar + 10),
+                "width": round(span * percent / most, 1),
+                "percent": percent,
+            }
+        )
+    return {
+        "bars": bars,
+        "width": width,
+        "height": len(rows) * (bar + 10),
+        "bar": bar,
+        "left": left,
+    }
+
+
+def home(cache: AnswerCache) -> dict[str, Any]:
+    """Themes with the review's percentages, curation completeness and headline counts."""
+    themes = _rows(cache, "theme-frequencies")
+    completeness = _rows(cache, "completeness")
+    counts: dict[str, int] = {}
+    study_classes = set(provenance.STUDY_CLASSES)
+    for row in _rows(cache, "class-counts"):
+        cls = row["class"]
+        key = "study" if cls in study_classes else cls[len(vocab.EXM) :]
+        counts[key] = counts.get(key, 0) + int(row["count"])
+    return {
+        "themes": themes,
+        "chart": theme_chart(themes),
+        "completeness": completeness[0] if completeness else None,
+        "counts": counts,
+    }
+
+
+# Resource pages --------------------------------------------------------------------------
+
+
+def mechanism_summary(cache: AnswerCache) -> list[dict[str, Any]]:
+    return _rows(cache, "page-mechanism-summary")
+
+
+def theme(cache: AnswerCache, d: Description, base: str) -> dict[str, Any]:
+    frequency = [r for r in _rows(cache, "theme-frequencies") if r["theme"] == d.iri]
+    return {
+        "mechanisms": [r for r in mechanism_summary(cache) if r["theme"] == d.iri],
+        "frequency": frequency[0] if frequency else None,
+    }
+
+
+def group_by(rows: list[dict[str, Any]], key: str, label: str) -> list[dict[str, Any]]:
+    """Rows grouped by one column, in first-seen order, each group with its label.
+
+    >>> rows = [{"e": "1", "l": "A"}, {"e": "2", "l": "B"}, {"e": "1", "l": "A"}]
+    >>> [(g["label"], len(g["rows"])) for g in group_by(rows, "e", "l")]
+    [('A', 2), ('B', 1)]
+    """
+    groups: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        group = groups.setdefault(
+            row[key],
+            {"iri": row[key], "label": row[label], "slug": row[key].rsplit("/", 1)[-1], "rows": []},
+        )
+        group["rows"].append(row)
+    return list(groups.values())
+
+
+def mechanism(cache: AnswerCache, d: Description, base: str) -> dict[str, Any]:
+    slug = d.iri.rsplit("/", 1)[-1]
+    rows = _ask(cache, "mechanism-claims", slug, base)
+    summary = [r for r in mechanism_summary(cache) if r["mechanism"] == d.iri]
+    studies = {r["study"] for r in rows}
+    return {
+        "groups": group_by(rows, "exercise", "exerciseLabel"),
+        "summary": summary[0] if summary else None,
+        "claim_count": len({r["claim"] for r in rows}),
+        "study_count": len(studies),
+    }
+
+
+def exercise(cache: AnswerCache, d: Description, base: str) -> dict[str, Any]:
+    slug = d.iri.rsplit("/", 1)[-1]
+    related = _rows(cache, "page-exercise-studies", {"exercise": ("iri", d.iri)})
+    return {
+        "mechanisms": _ask(cache, "exercise-mechanisms", slug, base),
+        "studies": [r for r in related if r["relation"] == "study"],
+        "narrower": [r for r in related if r["relation"] == "narrower"],
+    }
+
+
+def study(cache: AnswerCache, d: Description, base: str) -> dict[str, Any]:
+    slug = d.iri.rsplit("/", 1)[-1]
+    doi, pmid = d.first(vocab.BIBO + "doi"), d.first(vocab.BIBO + "pmid")
+    parts = []
+    for part, statements in sorted(d.parts().items(), key=lambda kv: _natural(kv[0])):
+        parts.append({"iri": part, "fragment": part.split("#", 1)[1], "facts": facts(statements)})
+    return {
+        "claims": _ask(cache, "study-claims", slug, base),
+        "doi": doi,
+        "doi_url": doi_url(doi) if doi else "",
+        "pmid": pmid,
+        "pubmed_url": pubmed_url(pmid) if pmid else "",
+        "parts": parts,
+    }
+
+
+def _natural(text: str) -> tuple[str, int]:
+    head = text.rstrip("0123456789")
+    tail = text[len(head) :]
+    return (head, int(tail) if tail else -1)
+
+
+def claim(cache: AnswerCache, d: Description, base: str) -> dict[str, Any]:
+    slug = d.iri.rsplit("/", 1)[-1]
+    graphs = d.graphs
+    parts: list[dict[str, Any]] = []
+    for part in NANOPUB_PARTS:
+        name = vocab.iri("graph", f"{slug}-{part}", base)
+        if name in graphs:
+            parts.append(
+                {
+                    "part": part,
+                    "title": PART_TITLES[part],
+                    "graph": name,
+                    "statements": graphs[name],
+                }
+            )
+    known = {p["graph"] for p in parts}
+    for name, statements in graphs.items():  # graphs named otherwise (submitted nanopubs)
+        if name not in known:
+            parts.append({"part": "", "title": "Graph", "graph": name, "statements": statements})
+    names = labels(cache)
+    title = ""
+    for shown in parts:
+        if shown["part"] == "assertion":
+            said = [
+                f"{names.get(st.s.value, st.s.value)} → {names.get(st.o.value, st.o.value)}"
+                for st in shown["statements"]
+                if st.p.value == vocab.EXM + "proposedMechanism"
+            ]
+            title = "; ".join(said)
+    studies = [
+        names.get(st.o.value, st.o.value)
+        for st in d.statements
+        if st.p.value == vocab.PROV + "wasDerivedFrom"
+    ]
+    out: dict[str, Any] = {"parts": parts, "history": _ask(cache, "claim-history", slug, base)}
+    if title:
+        out["title"] = title + (f" ({', '.join(studies)})" if studies else "")
+    return out
+
+
+def curator(cache: AnswerCache, d: Description, base: str) -> dict[str, Any]:
+    slug = d.iri.rsplit("/", 1)[-1]
+    return {"nanopublications": _ask(cache, "curator-nanopublications", slug, base)}
+
+
+def graph(cache: AnswerCache, d: Description, base: str) -> dict[str, Any]:
+    slug = d.iri.rsplit("/", 1)[-1]
+    owner = ""
+    for part in NANOPUB_PARTS:
+        if slug.endswith("-" + part):
+            owner = vocab.iri("claim", slug[: -len(part) - 1], base)
+    content = d.graphs.get(d.iri, [])
+    return {"content": content[:2000], "total": len(content), "owner": owner}
+
+
+BUILDERS = {
+    "theme": theme,
+    "mechanism": mechanism,
+    "exercise": exercise,
+    "study": study,
+    "claim": claim,
+    "curator": curator,
+    "graph": graph,
+}
+
+
+def resource(cache: AnswerCache, kind: str, d: Description, base: str) -> dict[str, Any]:
+    """The context of one resource page: common parts plus the kind's own sections."""
+    link = linker(cache, base)
+    return {
+        "kind": kind,
+        "kind_name": KIND_NAMES[kind],
+        "resource_iri": d.iri,
+        "slug": d.iri.rsplit("/", 1)[-1],
+        "title": title_of(d, link),
+        "facts": facts(_own(d)),
+        "definition": d.first(vocab.SKOS + "definition") or d.first(vocab.RDFS + "comment"),
+        "link": link,
+        **BUILDERS[kind](cache, d, base),
+    }
+
+
+# Evidence map, search, query page --------------------------------------------------------
+
+
+def evidence_map(cache: AnswerCache, base: str) -> dict[str, Any]:
+    """Exercise types (columns) × mechanisms grouped by theme (rows); a cell counts studies."""
+    cells = _ask(cache, "evidence-map", None, base)
+    summary = {r["mechanism"]: r for r in mechanism_summary(cache)}
+    theme_order = [r["theme"] for r in _rows(cache, "theme-frequencies")]
+    exercises = sorted({(r["exerciseLabel"], r["exercise"]) for r in cells})
+    by_cell = {(r["mechanism"], r["exercise"]): r for r in cells}
+    themes: dict[str, dict[str, Any]] = {}
+    for mech in sorted({r["mechanism"] for r in cells}):
+        row = summary.get(mech, {})
+        theme_iri = row.get("theme") or next(r["theme"] for r in cells if r["mechanism"] == mech)
+        group = themes.setdefault(
+            theme_iri,
+            {"iri": theme_iri, "label": row.get("themeLabel", theme_iri), "mechanisms": []},
+        )
+        group["mechanisms"].append(
+            {
+                "iri": mech,
+                "slug": mech.rsplit("/", 1)[-1],
+                "label": row.get("label", mech),
+                "rank": row.get("rank"),
+                "studies": row.get("studies", 0),
+                "cells": [by_cell.get((mech, ex)) for _, ex in exercises],
+            }
+        )
+    for group in themes.values():
+        group["mechanisms"].sort(key=lambda m: (m["rank"] is None, m["rank"] or 0, m["label"]))
+    ordered = sorted(
+        themes.values(),
+        key=lambda t: (theme_order.index(t["iri"]) if t["iri"] in theme_order else 99, t["label"]),
+    )
+    most = max((int(r["studies"]) for r in cells), default=1)
+    return {
+        "exercises": [
+            {"iri": iri, "label": label, "slug": iri.rsplit("/", 1)[-1]} for label, iri in exercises
+        ],
+        "themes": ordered,
+        "most": most,
+        "cells": len(cells),
+    }
+
+
+SEARCH_KINDS = {"mechanism": "Mechanism", "exercise": "Exercise type", "study": "Study"}
+MAX_SEARCH = 200
+
+
+def search(cache: AnswerCache, text: str, base: str) -> list[dict[str, Any]]:
+    """Mechanisms, exercise types and studies whose label, name or title contains ``text``."""
+    text = text.strip()
+    if not text:
+        return []
+    found = []
+    for row in _rows(cache, "page-search", {"text": ("literal", text, "", "")}):
+        split = vocab.split_iri(row["resource"], base)
+        if split is None or split[0] not in SEARCH_KINDS:
+            continue
+        found.append({**row, "kind": split[0], "kind_name": SEARCH_KINDS[split[0]]})
+    order = list(SEARCH_KINDS)
+    found.sort(key=lambda r: (order.index(r["kind"]), str(r["label"]).lower()))
+    return found
+
+
+def query_examples() -> list[dict[str, str]]:
+    """The shipped queries for the query page (not the pages' own), with example values bound."""
+    examples: dict[str, dict[str, str]] = {}
+    for question in provenance.QUESTIONS:
+        parameter = question.parameter
+        if parameter is not None:
+            value = provenance.parse_value(parameter, parameter.example)
+            examples[question.query] = {parameter.variable: provenance.sparql_term(value)}
+    out = []
+    for name in queries.names():
+        if name.startswith("page-"):
+            continue
+        named = queries.load(name)
+        text = named.text.rstrip("\n") + "\n"
+        bound = examples.get(name)
+        if bound:
+            ((variable, term),) = bound.items()
+            text += f"VALUES ?{variable} {{ {term} }}\n"
+        out.append({"name": name, "answers": named.answers, "text": text, "form": named.form})
+    return out

@@ -1,0 +1,333 @@
+"""The linked-data blueprint: routes decode the request, call a plain function, negotiate.
+
+Resources: ``/id/{kind}/{slug}`` is the resource ``{base_iri}/id/{kind}/{slug}``, as HTML
+(the default), Turtle, JSON-LD, N-Triples, RDF/XML, TriG or N-Quads, by Accept or
+``?format=``, always with ``Vary: Accept`` and ``Link`` headers to every alternate.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+from urllib.parse import quote
+
+from flask import Blueprint, Response, current_app, render_template, request, send_file
+from markupsafe import Markup
+
+from exmech import formats, vocab
+from exmech.errors import BadRequest, ExmechError, NotAcceptable, NotFound
+from exmech.linked_data import dataset, ontology, pages
+from exmech.linked_data.rdf import Description, Statement, describe, select, serialize
+from exmech.settings import Settings
+from exmech.store.cache import AnswerCache
+
+# HTTP ----------------------------------------------------------------------------------
+
+bp = Blueprint("linked_data", __name__)
+
+RESOURCE_OFFERS = (
+    formats.HTML,
+    formats.TURTLE,
+    formats.JSONLD,
+    formats.NTRIPLES,
+    formats.RDFXML,
+    formats.TRIG,
+    formats.NQUADS,
+)
+VOID_OFFERS = (formats.TURTLE, formats.JSONLD, formats.NTRIPLES, formats.RDFXML)
+SITE_PAGES = ("/", "/evidence-map", "/query", "/ontology", "/download/")
+MAX_PATH = 300
+
+
+def _services() -> tuple[AnswerCache, Settings]:
+    services = current_app.extensions["exmech"]
+    return services.cache, services.settings
+
+
+def _site() -> str:
+    """This server's origin, as the client reached it (the base IRI when the Host is unusable)."""
+    if not request.host:
+        return _services()[1].base_iri
+    return request.host_url.rstrip("/")
+
+
+def _choose(offers: tuple[formats.Format, ...]) -> formats.Format:
+    chosen = formats.negotiate(request.headers.get("Accept"), request.args.get("format"), offers)
+    if chosen is None:
+        asked = request.args.get("format") or request.headers.get("Accept", "")
+        raise NotAcceptable(
+            f"cannot give {request.path} as {asked[:100]}; available: "
+            + ", ".join(f"{o.media_type} (format={o.name})" for o in offers)
+        )
+    return chosen
+
+
+def _alternates(response: Response, offers: tuple[formats.Format, ...]) -> Response:
+    path = quote(request.path)
+    response.headers["Link"] = ", ".join(
+        f'<{path}?format={o.name}>; rel="alternate"; type="{o.media_type}"' for o in offers
+    )
+    response.vary.add("Accept")
+    return response
+
+
+def _jsonld_script(statements: list[Statement] | tuple[Statement, ...]) -> Markup:
+    """JSON-LD safe to place inside <script>: '<', '>' and '&' are escaped as JSON allows."""
+    text = serialize(statements, formats.JSONLD).decode("utf-8")
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return Markup(text)  # noqa: S704 - escaped above; JSON inside a script element
+
+
+def _page_jsonld(data: dict[str, Any]) -> Markup:
+    text = json.dumps(data, ensure_ascii=False)
+    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))  # noqa: S704
+
+
+def _html(template: str, status: int = 200, **context: Any) -> Response:
+    cache, settings = _services()
+    context.setdefault("link", pages.Linker(settings.base_iri))
+    body = render_template(template, settings=settings, **context)
+    response = Response(body, status=status, content_type=formats.HTML.content_type)
+    response.vary.add("Accept")
+    return response
+
+
+@bp.errorhandler(ExmechError)
+def render_error(error: ExmechError) -> Response:
+    """An HTML page for browsers, plain text for everyone else."""
+    wants = formats.negotiate(request.headers.get("Accept"), None, RESOURCE_OFFERS)
+    if wants is formats.HTML:
+        response = _html("error.html", status=error.status, error=error, title=f"{error.status}")
+    else:
+        response = Response(
+            error.message + "\n", status=error.status, content_type="text/plain; charset=utf-8"
+        )
+    response.vary.add("Accept")
+    return response
+
+
+@bp.get("/")
+def home() -> Response:
+    cache, settings = _services()
+    context = pages.home(cache)
+    site = _site()
+    data = {
+        "@context": {"@vocab": "https://schema.org/"},
+        "@type": "Dataset",
+        "@id": f"{site}/.well-known/void",
+        "name": "exmech",
+        "description": "Why does exercise help chronic low back pain? A knowledge graph of "
+        "nanopublication claims with their evidence.",
+        "license": dataset.LICENSE,
+        "url": f"{site}/",
+        "distribution": [
+            {
+                "@type": "DataDownload",
+                "contentUrl": f"{site}/download/{name}",
+                "encodingFormat": fmt.media_type,
+            }
+            for name, fmt in dataset.DUMPS
+        ],
+    }
+    return _html("home.html", title="exmech", jsonld=_page_jsonld(data), **context)
+
+
+@bp.get("/id")
+@bp.get("/id/")
+def id_index() -> Response:
+    raise NotFound("no resource here: resource IRIs look like /id/mechanism/motor-control")
+
+
+@bp.get("/id/<path:rest>")
+def resource(rest: str) -> Response:
+    cache, settings = _services()
+    kind, _, slug = rest.partition("/")
+    if len(rest) > MAX_PATH:
+        raise NotFound(f"no resource /id/{rest[:60]}…: the path is too long")
+    try:
+        iri = vocab.iri(kind, slug, settings.base_iri)
+    except ValueError:
+        raise NotFound(
+            f"no resource /id/{rest[:100]}: {', '.join(vocab.KINDS)} are the kinds, "
+            "slugs are lower-case letters, digits and hyphens"
+        ) from None
+    chosen = _choose(RESOURCE_OFFERS)
+    description = describe(cache, iri, graph=kind == "graph")
+    if not description.statements:
+        raise NotFound(f"no {kind} {slug!r} in the graph")
+    if chosen is formats.HTML:
+        response = _resource_html(cache, settings, kind, description)
+    else:
+        response = Response(
+            serialize(description.statements, chosen), content_type=chosen.content_type
+        )
+    return _alternates(response, RESOURCE_OFFERS)
+
+
+def _resource_html(cache: AnswerCache, settings: Settings, kind: str, d: Description) -> Response:
+    context = pages.resource(cache, kind, d, settings.base_iri)
+    return _html(
+        f"{kind}.html",
+        jsonld=_jsonld_script(d.statements),
+        alternates=RESOURCE_OFFERS[1:],
+        **context,
+    )
+
+
+def _ontology_turtle(cache: AnswerCache, settings: Settings) -> str:
+    graph = ("iri", vocab.iri("graph", "ontology", settings.base_iri))
+    rows = select(cache, "page-graph-content", {"graph": graph})
+    statements = [Statement("", r["s"], r["p"], r["o"]) for r in rows]
+    if not statements:
+        raise NotFound("the ontology graph is not loaded")
+    return serialize(statements, formats.TURTLE).decode("utf-8")
+
+
+@bp.get("/ontology")
+def ontology_document() -> Response:
+    cache, settings = _services()
+    chosen = _choose(RESOURCE_OFFERS[:5])
+    turtle = _ontology_turtle(cache, settings)
+    if chosen is formats.HTML:
+        page = ontology.cached(turtle, settings.state_dir / "cache")
+        response = Response(page, content_type=formats.HTML.content_type)
+    else:
+        from exmech.linked_data.rdf import convert
+
+        response = Response(convert(turtle, chosen), content_type=chosen.content_type)
+    return _alternates(response, RESOURCE_OFFERS[:5])
+
+
+@bp.get("/evidence-map")
+def evidence_map() -> Response:
+    cache, settings = _services()
+    context = pages.evidence_map(cache, settings.base_iri)
+    data = {
+        "@context": {"@vocab": "https://schema.org/"},
+        "@type": "WebPage",
+        "name": "exmech evidence map",
+        "description": "Exercise types × mechanisms: distinct supporting studies per cell.",
+        "isPartOf": {"@id": f"{_site()}/.well-known/void"},
+    }
+    return _html("evidence-map.html", title="Evidence map", jsonld=_page_jsonld(data), **context)
+
+
+@bp.get("/search")
+def search() -> Response:
+    cache, settings = _services()
+    text = request.args.get("q", "")
+    if len(text) > pages.MAX_SEARCH:
+        raise BadRequest(f"search text is limited to {pages.MAX_SEARCH} characters")
+    results = pages.search(cache, text, settings.base_iri)
+    data = {
+        "@context": {"@vocab": "https://schema.org/"},
+        "@type": "SearchResultsPage",
+        "name": f"exmech search: {text}",
+        "mainEntity": {
+            "@type": "ItemList",
+            "itemListElement": [
+                {
+                    "@type": "ListItem",
+                    "position": i + 1,
+                    "item": {"@id": r["resource"], "name": r["label"]},
+                }
+                for i, r in enumerate(results)
+            ],
+        },
+    }
+    return _html(
+        "search.html",
+        title=f"Search: {text}" if text else "Search",
+        q=text,
+        results=results,
+        jsonld=_page_jsonld(data),
+    )
+
+
+@bp.get("/query")
+def query_page() -> Response:
+    examples = pages.query_examples()
+    data = {
+        "@context": {"@vocab": "https://schema.org/"},
+        "@type": "WebPage",
+        "name": "exmech query editor",
+        "potentialAction": {"@type": "SearchAction", "target": f"{_site()}/sparql?query={{query}}"},
+    }
+    return _html(
+        "query.html",
+        title="Query",
+        examples=examples,
+        examples_json=_page_jsonld({e["name"]: e for e in examples}),
+        jsonld=_page_jsonld(data),
+    )
+
+
+@bp.get("/download")
+@bp.get("/download/")
+def downloads() -> Response:
+    cache, settings = _services()
+    files = dataset.dumps(cache, settings.state_dir)
+    site = _site()
+    data = {
+        "@context": {"@vocab": "https://schema.org/"},
+        "@type": "Dataset",
+        "@id": f"{site}/.well-known/void",
+        "name": "exmech",
+        "license": dataset.LICENSE,
+        "distribution": [
+            {
+                "@type": "DataDownload",
+                "contentUrl": f"{site}/download/{d.name}",
+                "encodingFormat": d.media_type,
+                "contentSize": str(d.size),
+                "sha256": d.sha256,
+            }
+            for d in files
+        ],
+    }
+    return _html("download.html", title="Download", files=files, jsonld=_page_jsonld(data))
+
+
+@bp.get("/download/<name>")
+def download(name: str) -> Response:
+    cache, settings = _services()
+    files = {d.name: d for d in dataset.dumps(cache, settings.state_dir)}
+    dump = files.get(name)
+    if dump is None:
+        raise NotFound(f"no download {name[:100]!r}; available: {', '.join(files)}")
+    path = dataset.dump_folder(settings.state_dir, cache.store.generation) / name
+    response = send_file(
+        path,
+        mimetype=dump.media_type,
+        etag=dump.sha256,
+        conditional=True,
+        download_name=name,
+        max_age=0,
+    )
+    digest = base64.b64encode(bytes.fromhex(dump.sha256)).decode()
+    response.headers["Repr-Digest"] = f"sha-256=:{digest}:"
+    return response
+
+
+@bp.get("/.well-known/void")
+def void() -> Response:
+    cache, settings = _services()
+    chosen = _choose(VOID_OFFERS)
+    site = _site()
+    statements = dataset.void_statements(
+        cache,
+        f"{site}/.well-known/void",
+        site,
+        settings.base_iri,
+        dataset.dumps(cache, settings.state_dir),
+    )
+    response = Response(dataset.void_body(statements, chosen), content_type=chosen.content_type)
+    return _alternates(response, VOID_OFFERS)
+
+
+@bp.get("/sitemap.xml")
+def sitemap() -> Response:
+    cache, settings = _services()
+    body = dataset.sitemap(cache, _site(), settings.base_iri, SITE_PAGES)
+    return Response(body, content_type="application/xml; charset=utf-8")
