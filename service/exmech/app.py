@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, g, request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
 from exmech.errors import ExmechError, error_body
 from exmech.settings import Settings
+from exmech.sparql import add_protocol_headers
 from exmech.store import Store, open_store
 from exmech.store.cache import AnswerCache
 
@@ -31,21 +34,18 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = max(settings.max_upload_bytes, settings.max_query_bytes)
     opened = store or open_store(settings)
-    app.extensions["exmech"] = Services(settings, opened, AnswerCache(opened, settings.cache_entries))
+    app.extensions["exmech"] = Services(
+        settings, opened, AnswerCache(opened, settings.cache_entries)
+    )
 
     from exmech.sparql import bp as sparql_bp
 
     app.register_blueprint(sparql_bp)
+    app.register_blueprint(__import__("exmech.linked_data", fromlist=["bp"]).bp)
+    app.register_blueprint(__import__("exmech.curation", fromlist=["bp"]).bp)
+    app.register_blueprint(__import__("exmech.provenance", fromlist=["bp"]).bp)
     app.register_error_handler(ExmechError, render_error)
-    app.register_error_handler(413, too_large)
-
-    @app.get("/")
-    def home() -> Response:
-        return Response(
-            "exmech: why does exercise help chronic low back pain?\n"
-            "SPARQL endpoint: /sparql\n",
-            content_type="text/plain; charset=utf-8",
-        )
+    app.register_error_handler(HTTPException, render_http_error)
 
     if settings.log_requests:
         app.before_request(_start_timer)
@@ -56,26 +56,30 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 def render_error(error: ExmechError) -> Response:
     """JSON for /api and /curation, plain text elsewhere (SPARQL clients show it as is)."""
     if request.path.startswith(("/api", "/curation")):
-        import json
-
         return Response(
             json.dumps(error_body(error)), status=error.status, content_type="application/json"
         )
-    response = Response(error.message + "\n", status=error.status, content_type="text/plain; charset=utf-8")
+    response = Response(
+        error.message + "\n", status=error.status, content_type="text/plain; charset=utf-8"
+    )
     if request.path.startswith("/sparql"):
-        from exmech.sparql import _headers
-
-        _headers(response)
+        # Routing errors (405) never reach the blueprint's own after_request.
+        add_protocol_headers(response)
     return response
 
 
-def too_large(_error: Exception) -> Response:
-    from exmech.errors import PayloadTooLarge
-
-    settings: Settings = current_app.extensions["exmech"].settings
-    return render_error(
-        PayloadTooLarge(f"request body too large; the limit is {settings.max_upload_bytes} bytes")
-    )
+def render_http_error(error: HTTPException) -> Response | HTTPException:
+    """Werkzeug's errors (404, 405, 413 from a long chunked body...) in the same shape."""
+    if error.code is None or error.code < 400:
+        return error
+    message = error.description or error.name
+    if isinstance(error, RequestEntityTooLarge):
+        limit = request.max_content_length
+        message = f"request body too large; this endpoint reads at most {limit} bytes"
+    response = render_error(ExmechError(message, status=error.code))
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
+        response.headers["Allow"] = ", ".join(error.valid_methods)
+    return response
 
 
 def _start_timer() -> None:

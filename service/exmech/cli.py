@@ -71,23 +71,32 @@ def build(ctx: click.Context) -> None:
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "turtle"]), default="text")
+@click.option(
+    "--store",
+    "use_store",
+    is_flag=True,
+    help="Read the context from the built store (EXMECH_STATE_DIR, journal included) "
+    "instead of the shipped files.",
+)
 @click.pass_context
-def validate(ctx: click.Context, files: tuple[Path, ...], fmt: str) -> None:
+def validate(ctx: click.Context, files: tuple[Path, ...], fmt: str, use_store: bool) -> None:
     """Check FILES (Turtle, TriG, N-Quads, JSON-LD) against the shapes.
 
     Exit 0 when they conform, 1 when not, 2 when a file does not parse.
     """
-    from exmech.validation import ParseError, validate_files
+    from exmech.validation import store_context, validate_files
 
     settings: Settings = ctx.obj
+    reader = _open_reader(settings) if use_store else None
     try:
-        report = validate_files(list(files), settings.root)
-    except ParseError as exc:
-        click.echo(f"error: {exc.message}", err=True)
-        ctx.exit(2)
+        context = store_context(reader, settings.root) if reader is not None else None
+        report = validate_files(list(files), settings.root, context)
     except ExmechError as exc:
         click.echo(f"error: {exc.message}", err=True)
         ctx.exit(2)
+    finally:
+        if reader is not None:
+            reader.close()
     if fmt == "json":
         click.echo(json.dumps(report.to_json(), indent=2))
     elif fmt == "turtle":
@@ -206,3 +215,123 @@ def serve(ctx: click.Context, **flags: Any) -> None:
     from exmech.server import run
 
     run(_settings(ctx, **flags))
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--url", help="The exmech server (default http://EXMECH_HOST:EXMECH_PORT).")
+@click.option("--token", help="Your curator token (default EXMECH_TOKEN).")
+@click.option("--dry-run", is_flag=True, help="Only validate (POST /curation/validate).")
+@click.option("--supersede", metavar="SLUG", help="Submit FILE as a correction of claim SLUG.")
+@click.option("--study", help="For bare assertion triples: the study (IRI or slug).")
+@click.option("--location", help="For bare assertion triples: where in the study.")
+@click.option("--status", help="For bare assertion triples: an exm:MediatorStatus name.")
+@click.option("--wording", help="For bare assertion triples: the source's words.")
+@click.option("--note", help="For bare assertion triples: a mediator-status note.")
+@click.pass_context
+def submit(
+    ctx: click.Context,
+    file: Path,
+    url: str | None,
+    token: str | None,
+    dry_run: bool,
+    supersede: str | None,
+    **fields: str | None,
+) -> None:
+    """Send FILE (TriG, Turtle, N-Quads, N-Triples, JSON-LD) to a running server's curation API.
+
+    Exit 0 when accepted (or already there), 1 when the shapes reject it, 2 on other errors.
+    """
+    from urllib.error import HTTPError, URLError
+    from urllib.parse import urlencode
+    from urllib.request import Request, urlopen
+
+    from exmech.validation import PARSE_FORMATS, Finding, Report
+
+    settings: Settings = ctx.obj
+    fmt = PARSE_FORMATS.get(file.suffix.lower())
+    if fmt is None:
+        raise click.ClickException(f"{file}: unknown file type {file.suffix!r}")
+    base = (url or f"http://{settings.host}:{settings.port}").rstrip("/")
+    route = (
+        "/curation/validate" if dry_run
+        else f"/curation/claims/{supersede}/supersede" if supersede
+        else "/curation/submissions"
+    )
+    query = urlencode({k: v for k, v in fields.items() if v})
+    headers = {"Content-Type": fmt.media_type, "Accept": "application/json"}
+    secret = token or settings.token
+    if secret:
+        headers["Authorization"] = f"Bearer {secret}"
+    request = Request(f"{base}{route}{'?' + query if query else ''}", data=file.read_bytes(),
+                      headers=headers, method="POST")
+    try:
+        with urlopen(request, timeout=60) as response:  # noqa: S310 - the user's own server
+            status, body = response.status, json.loads(response.read())
+    except HTTPError as exc:
+        status, body = exc.code, json.loads(exc.read() or b"{}")
+    except URLError as exc:
+        raise click.ClickException(f"cannot reach {base}: {exc.reason}") from exc
+    if status in (200, 201):
+        for item in body.get("nanopubs", []):
+            verb = "exists" if item["existing"] else ("valid" if dry_run else "added")
+            click.echo(f"{verb} {item['kind']} {item['iri']}")
+        ctx.exit(0)
+    if status == 422:
+        results = body.get("detail", {}).get("results", [])
+        click.echo(Report.of([Finding(**r) for r in results]).to_text())
+        ctx.exit(1)
+    click.echo(f"error {status}: {body.get('error', body)}", err=True)
+    ctx.exit(2)
+
+
+@main.command()
+@click.option("--since", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+              help="Only submissions accepted at or after this UTC date/time.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write here instead of standard output (e.g. data/curated-2026.trig).")
+@click.pass_context
+def export(ctx: click.Context, since: Any, output: Path | None) -> None:
+    """Accepted submissions from the journal as TriG, ready to commit into data/."""
+    from datetime import UTC
+
+    from exmech.curation import export_trig
+    from exmech.store.journal import Journal
+
+    settings: Settings = ctx.obj
+    journal = Journal(settings.state_dir / "journal.log")
+    trig = export_trig(journal, since.replace(tzinfo=UTC) if since else None)
+    if output is None:
+        click.echo(trig.decode("utf-8"), nl=False)
+    else:
+        output.write_bytes(trig)
+        click.echo(f"wrote {output}", err=True)
+
+
+@main.group()
+def token() -> None:
+    """Curator tokens for the curation API (stored as salted hashes)."""
+
+
+@token.command("add")
+@click.option("--curator", required=True, help="The curator's IRI (an ORCID is welcome).")
+@click.option("--name", required=True, help="The curator's name, as published in pubinfo.")
+@click.option("--file", "path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Tokens file (default EXMECH_TOKENS_FILE).")
+@click.pass_context
+def token_add(ctx: click.Context, curator: str, name: str, path: Path | None) -> None:
+    """Create a token for CURATOR: prints it once and appends its salted hash to the file."""
+    from exmech import tokens
+
+    settings: Settings = ctx.obj
+    target = path or settings.tokens_file
+    if target is None:
+        raise click.ClickException("name the tokens file: --file or EXMECH_TOKENS_FILE")
+    try:
+        secret, entry = tokens.new_entry(curator, name)
+    except ExmechError as exc:
+        raise click.ClickException(exc.message) from exc
+    tokens.append(target, entry)
+    click.echo(secret)
+    click.echo(f"(shown once; its hash is in {target}; send it as "
+               "'Authorization: Bearer <token>' or EXMECH_TOKEN)", err=True)

@@ -27,7 +27,7 @@ from pathlib import Path
 from rdflib import RDF, RDFS, XSD, Dataset, Graph, Literal, Namespace, URIRef
 from rdflib.plugins.serializers.trig import TrigSerializer
 
-from exmech import vocab
+from exmech import nanopub, vocab
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 SOURCES_DIR = DATA_DIR / "sources"
@@ -37,13 +37,9 @@ SKOS = Namespace(vocab.SKOS)
 DCTERMS = Namespace(vocab.DCTERMS)
 FABIO = Namespace(vocab.FABIO)
 BIBO = Namespace(vocab.BIBO)
-PROV = Namespace(vocab.PROV)
-NP = Namespace(vocab.NP)
 
 # normalize=False keeps the lexical form "…Z" that docs/model.md shows.
 CREATED = Literal("2026-11-27T00:00:00Z", datatype=XSD.dateTime, normalize=False)
-LICENSE = URIRef("https://creativecommons.org/licenses/by/4.0/")
-SHAPES_VERSION = URIRef(f"{vocab.SHAPES}/0.1.0")
 CURATOR = URIRef(vocab.iri("curator", "exmech-import"))
 # The table itself, as the source of the mechanisms the review does not list.
 TRIALS_TABLE = URIRef(f"{vocab.BASE}/data/sources/trials.csv")
@@ -473,45 +469,28 @@ def claims_dataset(src: Sources) -> Dataset:
     ds = Dataset(default_union=False)
     for claim in claims(src):
         row = rows[claim.study]
-        study = resource("study", claim.study)
-        triple = (
-            resource("exercise", claim.exercise),
-            EXM.proposedMechanism,
-            resource("mechanism", claim.mechanism),
-        )
-        line = " ".join(term.n3() for term in triple) + " ."
-        slug = vocab.claim_slug([line], str(study))
-        graphs = {part: URIRef(i) for part, i in vocab.claim_graphs(slug).items()}
-        np_iri = resource("claim", slug)
-
-        head = ds.graph(graphs["head"])
-        head.add((np_iri, RDF.type, NP.Nanopublication))
-        head.add((np_iri, RDF.type, EXM.Claim))
-        head.add((np_iri, NP.hasAssertion, graphs["assertion"]))
-        head.add((np_iri, NP.hasProvenance, graphs["provenance"]))
-        head.add((np_iri, NP.hasPublicationInfo, graphs["pubinfo"]))
-
-        ds.graph(graphs["assertion"]).add(triple)
-
         pick = [
             split_cell(row[column])
             for column in ("mechanisms", "mechanism_location", "measured_as_mediator")
         ]
         wordings, locations, notes = ([values[i] for i in claim.cells] for values in pick)
         status = min((status_from_note(n) for n in notes), key=STATUS_ORDER.index)
-        prov = ds.graph(graphs["provenance"])
-        prov.add((graphs["assertion"], PROV.wasDerivedFrom, study))
-        if _joined(locations):
-            prov.add((graphs["assertion"], EXM.locationInStudy, Literal(_joined(locations))))
-        prov.add((graphs["assertion"], EXM.mediatorStatus, EXM[status]))
-        prov.add((graphs["assertion"], EXM.mediatorStatusNote, Literal(_joined(notes))))
-        prov.add((graphs["assertion"], EXM.sourceWording, Literal(_joined(wordings))))
-
-        pubinfo = ds.graph(graphs["pubinfo"])
-        pubinfo.add((np_iri, PROV.wasAttributedTo, CURATOR))
-        pubinfo.add((np_iri, DCTERMS.created, CREATED))
-        pubinfo.add((np_iri, DCTERMS.license, LICENSE))
-        pubinfo.add((np_iri, EXM.validatedAgainst, SHAPES_VERSION))
+        nanopub.add_claim(
+            ds,
+            (
+                resource("exercise", claim.exercise),
+                EXM.proposedMechanism,
+                resource("mechanism", claim.mechanism),
+            ),
+            nanopub.Provenance(
+                study=resource("study", claim.study),
+                location=_joined(locations) or None,
+                status=EXM[status],
+                note=_joined(notes),
+                wording=_joined(wordings),
+            ),
+            nanopub.PubInfo(CURATOR, CREATED),
+        )
     bind_prefixes(ds)
     return ds
 

@@ -39,6 +39,7 @@ from exmech.store.journal import Journal
 from exmech.store.results import cap_rows
 
 SPAWN = multiprocessing.get_context("spawn")
+KEEP_SNAPSHOTS = 4  # older ones are deleted; a reader still on one retries on the newest
 
 
 def _term(binding: tuple[str, ...]) -> ox.NamedNode | ox.Literal:
@@ -203,26 +204,70 @@ class QueryPool:
 
 
 class EmbeddedStore:
-    """pyoxigraph under the state directory; see the module docstring for the layout."""
+    """pyoxigraph under the state directory; see the module docstring for the layout.
+
+    Opening it recovers from a crash: a missing or half-swapped build is rebuilt, and journal
+    records the primary has not applied yet (a crash between the journal's fsync and the
+    store's commit) are applied, so every journaled submission is served.
+    """
 
     def __init__(self, settings: Settings, workers: bool = True) -> None:
         self.settings = settings
         self.state = settings.state_dir
         self.journal = Journal(self.state / "journal.log")
-        if not (self.state / "CURRENT").exists():
+        self._primary: ox.Store | None = None
+        self._write_lock = threading.Lock()
+        meta = read_meta(self.state)
+        if meta is None or not (self.state / "store").is_dir():
             from exmech.build import build
 
             build(settings)
+            meta = read_meta(self.state)
+            assert meta is not None
+        self._meta = meta
+        self.recover()
         self._snapshot = str(self.state / "snapshots" / self._current())
-        self._meta = json.loads((self.state / "meta.json").read_text())
-        self._primary: ox.Store | None = None
-        self._write_lock = threading.Lock()
         self._graphs: tuple[str, frozenset[str]] | None = None
         self._pool = QueryPool(settings.query_workers, settings.query_timeout) if workers else None
-        self._local: ox.Store | None = None
+        self._local: tuple[str, ox.Store] | None = None  # (snapshot, reader) without workers
 
     def _current(self) -> str:
         return (self.state / "CURRENT").read_text().strip()
+
+    def recover(self) -> bool:
+        """Apply journal records the store lacks and republish a missing snapshot.
+
+        Returns False when recovery was needed but another process (the running server)
+        holds the primary; that process recovered when it opened it.
+        """
+        applied = int(self._meta.get("journal_records", 0))
+        pending = list(self.journal.records())[applied:]
+        current = self.state / "CURRENT"
+        name = current.read_text().strip() if current.exists() else ""
+        published = name == snapshot_name(self._meta) and (self.state / "snapshots" / name).is_dir()
+        if not pending and published:
+            return True
+        try:
+            primary = self._open_primary()
+        except OSError:
+            return False
+        for payload in pending:
+            primary.extend(ox.parse(payload, format=ox.RdfFormat.N_QUADS))
+            self._count(payload)
+        primary.flush()
+        publish_snapshot(self.state, primary, self._meta)
+        return True
+
+    def _open_primary(self) -> ox.Store:
+        if self._primary is None:
+            self._primary = ox.Store(str(self.state / "store"))
+        return self._primary
+
+    def _count(self, payload: bytes) -> None:
+        """Fold one applied record into the dataset hash and record count."""
+        digest = hashlib.sha256((self.dataset_hash + hashlib.sha256(payload).hexdigest()).encode())
+        self._meta["dataset_hash"] = digest.hexdigest()
+        self._meta["journal_records"] = int(self._meta.get("journal_records", 0)) + 1
 
     @property
     def generation(self) -> str:
@@ -236,10 +281,13 @@ class EmbeddedStore:
         snapshot = self._snapshot
         if self._pool is not None:
             reply = self._pool.run(snapshot, query)
+            if not reply["ok"] and reply["status"] == 503 and self._snapshot != snapshot:
+                snapshot = self._snapshot  # a newer write pruned the snapshot: read the new one
+                reply = self._pool.run(snapshot, query)
         else:
-            if self._local is None:
-                self._local = ox.Store.read_only(snapshot)
-            reply = evaluate(self._local, query)
+            if self._local is None or self._local[0] != snapshot:
+                self._local = (snapshot, ox.Store.read_only(snapshot))
+            reply = evaluate(self._local[1], query)
         if not reply["ok"]:
             error = BadRequest if reply["status"] == 400 else StoreUnavailable
             raise error(reply["message"])
@@ -266,18 +314,29 @@ class EmbeddedStore:
         return names
 
     def add(self, nquads: bytes) -> str:
-        """Journal (fsync) then one store transaction, then a new snapshot for the readers."""
-        quads = list(ox.parse(nquads, format=ox.RdfFormat.N_QUADS))
+        """Journal (fsync), apply in one store transaction, publish a snapshot; all or nothing.
+
+        Raises BadRequest for a payload that is not N-Quads and StoreUnavailable when the
+        store cannot be written; then the submission is neither journaled nor applied.
+        """
+        try:
+            quads = list(ox.parse(nquads, format=ox.RdfFormat.N_QUADS))
+        except SyntaxError as exc:
+            raise BadRequest(f"not N-Quads: {exc}") from exc
         with self._write_lock:
-            self.journal.append(nquads)
-            if self._primary is None:
-                self._primary = ox.Store(str(self.state / "store"))
-            self._primary.extend(quads)
-            self._primary.flush()
-            digest = hashlib.sha256((self.dataset_hash + hashlib.sha256(nquads).hexdigest()).encode())
-            self._meta["dataset_hash"] = digest.hexdigest()
-            self._meta["journal_records"] = int(self._meta.get("journal_records", 0)) + 1
-            name = publish_snapshot(self.state, self._primary, self._meta)
+            try:
+                primary = self._open_primary()
+                mark = self.journal.append(nquads)
+            except OSError as exc:
+                raise StoreUnavailable(f"the store cannot be written: {exc}") from exc
+            try:
+                primary.extend(quads)
+                primary.flush()
+            except OSError as exc:
+                self.journal.truncate(mark)
+                raise StoreUnavailable(f"the store cannot be written: {exc}") from exc
+            self._count(nquads)
+            name = publish_snapshot(self.state, primary, self._meta)
             self._snapshot = str(self.state / "snapshots" / name)
         return self.generation
 
@@ -288,19 +347,59 @@ class EmbeddedStore:
         self._local = None
 
 
+def read_meta(state: Path) -> dict[str, Any] | None:
+    """meta.json of a state directory, or None when it is missing or unreadable."""
+    try:
+        meta = json.loads((state / "meta.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) and "dataset_hash" in meta else None
+
+
+def snapshot_name(meta: dict[str, Any]) -> str:
+    """The snapshot a state's meta describes: record count and dataset hash."""
+    return f"{int(meta.get('journal_records', 0)):06d}-{meta['dataset_hash'][:12]}"
+
+
+def write_durably(path: Path, text: str) -> None:
+    """Replace a small file atomically: write a temporary copy, fsync, rename, fsync the folder."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def publish_snapshot(state: Path, primary: ox.Store, meta: dict[str, Any]) -> str:
-    """Checkpoint the primary for readers, record it as CURRENT, prune old snapshots."""
-    name = f"{int(meta.get('journal_records', 0)):06d}-{meta['dataset_hash'][:12]}"
-    target = state / "snapshots" / name
+    """Checkpoint the primary for readers, record it as CURRENT, prune old snapshots.
+
+    The checkpoint is made under a temporary name and renamed, and meta.json and CURRENT
+    are replaced atomically, so a crash leaves the previous snapshot in place.
+    """
+    name = snapshot_name(meta)
+    folder = state / "snapshots"
+    target = folder / name
     if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        primary.backup(str(target))
-    (state / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
-    tmp = state / "CURRENT.tmp"
-    tmp.write_text(name + "\n")
-    os.replace(tmp, state / "CURRENT")
-    keep = sorted(p.name for p in target.parent.iterdir())[-3:]
-    for old in target.parent.iterdir():
+        folder.mkdir(parents=True, exist_ok=True)
+        partial = folder / f".{name}.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        primary.backup(str(partial))
+        os.replace(partial, target)
+        fsync_dir(folder)
+    write_durably(state / "meta.json", json.dumps(meta, indent=2, sort_keys=True))
+    write_durably(state / "CURRENT", name + "\n")
+    keep = sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))[-KEEP_SNAPSHOTS:]
+    for old in folder.iterdir():
         if old.name not in keep and old.name != name:
             shutil.rmtree(old, ignore_errors=True)
     return name

@@ -1,0 +1,286 @@
+"""Claim and retraction nanopublications: the one place their four graphs are put together.
+
+The importer builds the shipped claims with :func:`add_claim`, curation builds submitted
+claims and retractions with it, so both follow docs/model.md in exactly the same way.
+Naming is content-derived (:func:`slug_for`): a claim is named by its assertion and its
+study, a retraction by its assertion and the retracting curator. :func:`name` gives
+submitted nanopublications (pyoxigraph quads) those names. Pure: no I/O, no store.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pyoxigraph as ox
+from rdflib import RDF, RDFS, Dataset, Literal, Namespace, URIRef
+
+from exmech import vocab
+
+EXM = Namespace(vocab.EXM)
+NP = Namespace(vocab.NP)
+NPX = Namespace(vocab.NPX)
+PROV = Namespace(vocab.PROV)
+DCTERMS = Namespace(vocab.DCTERMS)
+FOAF = Namespace(vocab.FOAF)
+
+LICENSE = URIRef("https://creativecommons.org/licenses/by/4.0/")
+SHAPES_VERSION = URIRef(f"{vocab.SHAPES}/0.1.0")
+
+Triple = tuple[URIRef, URIRef, URIRef | Literal]
+Problem = tuple[str, str]  # (focus IRI, what to fix)
+PARTS = {str(NP.hasAssertion): "assertion", str(NP.hasProvenance): "provenance",
+         str(NP.hasPublicationInfo): "pubinfo"}
+KINDS = {str(EXM.Claim): "claim", str(EXM.Retraction): "retraction"}
+RDF_TYPE, SUPERSEDES, RETRACTS = str(RDF.type), str(NPX.supersedes), str(NPX.retracts)
+DERIVED = str(PROV.wasDerivedFrom)
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a claim comes from; a part left as None is left out of the provenance graph."""
+
+    study: URIRef
+    location: str | None = None
+    status: URIRef | None = None
+    note: str | None = None
+    wording: str | None = None
+
+
+@dataclass(frozen=True)
+class PubInfo:
+    """Who published a nanopublication, when, under which licence, checked by which shapes."""
+
+    curator: URIRef
+    created: Literal
+    supersedes: tuple[URIRef, ...] = ()
+    curator_name: str | None = None  # describe the curator as a prov:Person when given
+    comment: str | None = None
+    license: URIRef = LICENSE
+    shapes: URIRef = SHAPES_VERSION
+
+
+def ntriples_line(subject: str, predicate: str, obj: str) -> str:
+    """One N-Triples line from already serialized terms (``<iri>``, ``"literal"``).
+
+    >>> ntriples_line("<a>", "<p>", "<b>")
+    '<a> <p> <b> .'
+    """
+    return f"{subject} {predicate} {obj} ."
+
+
+def slug_for(lines: Iterable[str], source: str, supersedes: Iterable[str] = (),
+             base: str = vocab.BASE) -> str:
+    """The content hash naming a nanopublication (see ``vocab.claim_slug``).
+
+    ``source`` is the study for a claim and the retracting curator for a retraction. A
+    correction that restates the assertion and study of a claim it supersedes (say, to fix
+    the location) would collide with it, so only then the superseded IRIs join the hash.
+
+    >>> line = "<https://w3id.org/exmech/id/exercise/yoga> <p> <o> ."
+    >>> old = vocab.iri("claim", slug_for([line], "s"))
+    >>> slug_for([line], "s") != slug_for([line], "s", supersedes=[old])
+    True
+    >>> slug_for([line], "s") == slug_for([line], "s", supersedes=["https://example.org/x"])
+    True
+    """
+    lines = list(lines)
+    targets = sorted(supersedes)
+    slug = vocab.claim_slug(lines, source)
+    if vocab.iri("claim", slug, base) in targets:
+        slug = vocab.claim_slug([*lines, *(f"# supersedes <{t}>" for t in targets)], source)
+    return slug
+
+
+def _parts(slug: str, base: str) -> tuple[URIRef, dict[str, URIRef]]:
+    graphs = {part: URIRef(g) for part, g in vocab.claim_graphs(slug, base).items()}
+    return URIRef(vocab.iri("claim", slug, base)), graphs
+
+
+def _add_nanopub(ds: Dataset, kind: URIRef, assertion: Iterable[Triple], source: str,
+                 info: PubInfo, base: str) -> tuple[URIRef, dict[str, URIRef]]:
+    triples = list(assertion)
+    line_of = [ntriples_line(*(term.n3() for term in t)) for t in triples]
+    slug = slug_for(line_of, source, [str(s) for s in info.supersedes], base)
+    node, graphs = _parts(slug, base)
+    head = ds.graph(graphs["head"])
+    head.add((node, RDF.type, NP.Nanopublication))
+    head.add((node, RDF.type, kind))
+    head.add((node, NP.hasAssertion, graphs["assertion"]))
+    head.add((node, NP.hasProvenance, graphs["provenance"]))
+    head.add((node, NP.hasPublicationInfo, graphs["pubinfo"]))
+    for t in triples:
+        ds.graph(graphs["assertion"]).add(t)
+    pubinfo = ds.graph(graphs["pubinfo"])
+    pubinfo.add((node, PROV.wasAttributedTo, info.curator))
+    pubinfo.add((node, DCTERMS.created, info.created))
+    pubinfo.add((node, DCTERMS.license, info.license))
+    pubinfo.add((node, EXM.validatedAgainst, info.shapes))
+    for old in info.supersedes:
+        pubinfo.add((node, NPX.supersedes, old))
+    if info.comment:
+        pubinfo.add((node, RDFS.comment, Literal(info.comment)))
+    if info.curator_name is not None:
+        pubinfo.add((info.curator, RDF.type, PROV.Person))
+        pubinfo.add((info.curator, FOAF.name, Literal(info.curator_name)))
+    return node, graphs
+
+
+def add_claim(ds: Dataset, triple: Triple, prov: Provenance, info: PubInfo,
+              base: str = vocab.BASE) -> URIRef:
+    """Add one claim nanopublication (head, assertion, provenance, pubinfo) to ``ds``."""
+    node, graphs = _add_nanopub(ds, EXM.Claim, [triple], str(prov.study), info, base)
+    graph, assertion = ds.graph(graphs["provenance"]), graphs["assertion"]
+    graph.add((assertion, PROV.wasDerivedFrom, prov.study))
+    for predicate, value in (
+        (EXM.locationInStudy, prov.location),
+        (EXM.mediatorStatus, prov.status),
+        (EXM.mediatorStatusNote, prov.note),
+        (EXM.sourceWording, prov.wording),
+    ):
+        if value is not None:  # URIRef is a str: test it first
+            term = value if isinstance(value, URIRef) else Literal(value)
+            graph.add((assertion, predicate, term))
+    return node
+
+
+def add_retraction(ds: Dataset, target: URIRef, info: PubInfo, base: str = vocab.BASE) -> URIRef:
+    """Add an exm:Retraction whose assertion is ``<curator> npx:retracts <target>``."""
+    triple: Triple = (info.curator, NPX.retracts, target)
+    node, graphs = _add_nanopub(ds, EXM.Retraction, [triple], str(info.curator), info, base)
+    ds.graph(graphs["provenance"]).add((graphs["assertion"], PROV.wasAttributedTo, info.curator))
+    return node
+
+
+# --- naming submitted nanopublications -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Named:
+    """A submitted nanopublication under its content-derived IRI."""
+
+    iri: str
+    kind: str  # "claim" or "retraction"
+    submitted_as: str
+
+    @property
+    def slug(self) -> str:
+        return self.iri.rsplit("/", 1)[-1]
+
+    def graphs(self, base: str) -> list[str]:
+        return list(vocab.claim_graphs(self.slug, base).values())
+
+
+@dataclass(frozen=True)
+class _Head:
+    """A nanopublication as submitted: its IRI, graphs and what its name derives from."""
+
+    node: str
+    graphs: dict[str, str]  # part -> submitted graph IRI
+    kind: str
+    lines: list[str]  # the assertion as N-Triples
+    source: str  # the study (claim) or the retracting curator (retraction)
+    supersedes: list[str]
+
+
+def value(term: object) -> str:
+    """The IRI or lexical value of a pyoxigraph term; "" for the default graph."""
+    return str(getattr(term, "value", ""))
+
+
+def blank_node_problems(quads: Sequence[ox.Quad]) -> list[Problem]:
+    """Blank nodes cannot be pointed at by a later correction: refuse them."""
+    for q in quads:
+        if any(isinstance(t, ox.BlankNode) for t in (q.subject, q.object, q.graph_name)):
+            return [(value(q.subject) or "urn:exmech:blank-node", (
+                "Blank nodes are not accepted: name every node and graph with an IRI, so that "
+                "later corrections can point at it."
+            ))]
+    return []
+
+
+def _head(node: str, graphs: dict[str, str], by_graph: Mapping[str, list[ox.Quad]]
+          ) -> _Head | Problem:
+    """Read one nanopublication out of its graphs, or say what is wrong with it."""
+    types = {value(q.object) for q in by_graph[graphs["head"]]
+             if value(q.subject) == node and q.predicate.value == RDF_TYPE}
+    kinds = sorted({KINDS[t] for t in types if t in KINDS})
+    assertion = by_graph[graphs["assertion"]]
+    if not kinds:
+        return (node, "Type the nanopublication in its head graph as exm:Claim (or "
+                      "exm:Retraction) as well as np:Nanopublication.")
+    if not assertion:
+        return (graphs["assertion"], "The assertion graph is empty: state <exercise type> "
+                                     "exm:proposedMechanism <mechanism> in it.")
+    if kinds == ["retraction"]:
+        sources = [value(q.subject) for q in assertion if q.predicate.value == RETRACTS]
+    else:
+        sources = [value(q.object) for q in by_graph[graphs["provenance"]]
+                   if value(q.subject) == graphs["assertion"] and q.predicate.value == DERIVED]
+    old = [value(q.object) for q in by_graph[graphs["pubinfo"]]
+           if value(q.subject) == node and q.predicate.value == SUPERSEDES]
+    lines = [ntriples_line(str(q.subject), str(q.predicate), str(q.object)) for q in assertion]
+    return _Head(node, graphs, kinds[0], lines, min(sources, default=""), old)
+
+
+def name(quads: Sequence[ox.Quad], base: str = vocab.BASE
+         ) -> tuple[list[ox.Quad], list[Named], list[Problem]]:
+    """Give each complete nanopublication its content-derived IRIs; report what is malformed.
+
+    A nanopublication is found by its head (``N np:hasAssertion A`` ...). Its IRI and graphs
+    become ``claim/{h}`` and ``graph/{h}-{part}`` wherever they occur. Returns the renamed
+    quads, the nanopublications, and problems (then nothing is renamed).
+    """
+    parts: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    by_graph: dict[str, list[ox.Quad]] = defaultdict(list)
+    for q in quads:
+        by_graph[value(q.graph_name)].append(q)
+        part = PARTS.get(q.predicate.value)
+        if part:
+            parts[value(q.subject)][part].add(value(q.object))
+            parts[value(q.subject)]["head"].add(value(q.graph_name))
+    problems: list[Problem] = []
+    heads: list[_Head] = []
+    for node, seen in parts.items():
+        if any(len(seen[p]) != 1 for p in ("head", *PARTS.values())) or "" in seen["head"]:
+            problems.append((node, "A nanopublication needs exactly one np:hasAssertion, "
+                                   "np:hasProvenance and np:hasPublicationInfo, stated in one "
+                                   "named head graph."))
+            continue
+        read = _head(node, {p: next(iter(v)) for p, v in seen.items()}, by_graph)
+        if isinstance(read, _Head):
+            heads.append(read)
+        else:
+            problems.append(read)
+    roles = [g for h in heads for g in h.graphs.values()]
+    for graph in sorted({g for g in roles if roles.count(g) > 1}):
+        problems.append((graph, f"The graph <{graph}> serves twice: give every "
+                                "nanopublication its own four graphs."))
+    named_anywhere = {g for seen in parts.values() for v in seen.values() for g in v}
+    for graph in sorted(set(by_graph) - named_anywhere):
+        where = f"<{graph}>" if graph else "the default graph"
+        problems.append((graph or "urn:exmech:default-graph", (
+            f"{len(by_graph[graph])} statement(s) in {where} belong to no nanopublication: put "
+            "each in the head, assertion, provenance or publication-info graph of one."
+        )))
+    if problems:
+        return list(quads), [], problems
+    first = {h.node: vocab.iri("claim", vocab.claim_slug(h.lines, h.source), base) for h in heads}
+    final: dict[str, str] = {}
+    named: dict[str, Named] = {}
+    for h in heads:
+        slug = slug_for(h.lines, h.source, [first.get(o, o) for o in h.supersedes], base)
+        final[h.node] = vocab.iri("claim", slug, base)
+        final.update({h.graphs[p]: g for p, g in vocab.claim_graphs(slug, base).items()})
+        named.setdefault(final[h.node], Named(final[h.node], h.kind, h.node))
+
+    def rename(term: Any) -> Any:
+        if isinstance(term, ox.NamedNode) and term.value in final:
+            return ox.NamedNode(final[term.value])
+        return term
+
+    renamed = [ox.Quad(rename(q.subject), q.predicate, rename(q.object), rename(q.graph_name))
+               for q in quads]
+    return renamed, list(named.values()), []
