@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from urllib.parse import parse_qs
 
 from flask import Blueprint, Response, current_app, render_template, request
@@ -168,36 +169,46 @@ def dataset(
     return default, named
 
 
-def run(
-    cache: AnswerCache,
-    settings: Settings,
-    graphs: Callable[[], frozenset[str]],
+@dataclass(frozen=True)
+class Plan:
+    """What a checked, negotiated request will ask the store, and the graphs it names."""
+
+    query: Query
+    chosen: formats.Format
+    requested_graphs: tuple[tuple[str, tuple[str, ...]], ...]
+
+
+PLAN_CACHE_MAX_QUERY = 8192  # bytes; longer queries are planned afresh (bounded memory)
+
+
+@lru_cache(maxsize=2048)
+def plan(
     operation: ProtocolRequest,
     accept: str | None,
-) -> tuple[Answer, formats.Format]:
-    """Check, negotiate and run one query operation.
+    allowlist: tuple[str, ...],
+    max_rows: int,
+    max_query_bytes: int,
+) -> Plan:
+    """Check and negotiate one operation; pure, so repeated requests skip the lexer.
 
-    ``graphs`` lists the store's graphs; it is called only when the request names graphs.
     Raises PayloadTooLarge, BadRequest (empty or malformed query), Forbidden (update,
-    SERVICE, unknown graph), NotAcceptable, and what the store raises (QueryTimeout...).
+    SERVICE), NotAcceptable. Graph names are checked against the store by ``run``.
     """
-    policy.check_size(operation.query, settings.max_query_bytes)
+    policy.check_size(operation.query, max_query_bytes)
     info = analyse(operation.query)
     if info.is_empty:
         raise BadRequest(
             "the query is empty (only whitespace or comments); send a SELECT, ASK, "
             "CONSTRUCT or DESCRIBE query"
         )
-    policy.check_query(info, settings.service_allowlist)
+    policy.check_query(info, allowlist)
     policy.check_shape(info)
-    requested = {
-        "FROM": info.from_graphs,
-        "FROM NAMED": info.from_named,
-        "default-graph-uri": list(operation.default_graphs),
-        "named-graph-uri": list(operation.named_graphs),
-    }
-    if any(requested.values()):
-        policy.check_graphs(requested, graphs())
+    requested = (
+        ("FROM", tuple(info.from_graphs)),
+        ("FROM NAMED", tuple(info.from_named)),
+        ("default-graph-uri", operation.default_graphs),
+        ("named-graph-uri", operation.named_graphs),
+    )
     offers = formats.offers_for(info.form)
     chosen = formats.negotiate(accept, operation.format_names, offers)
     if chosen is None:
@@ -212,18 +223,42 @@ def run(
             + " (or format=" + "|".join(o.name for o in offers) + ")"
         )
     default_graphs, named_graphs = dataset(operation, info)
-    answer = cache.query(
-        Query(
-            text=operation.query,
-            form=info.form or "SELECT",
-            media_type=chosen.media_type,
-            capped_text=with_row_cap(info, settings.max_rows + 1),
-            default_graphs=default_graphs,
-            named_graphs=named_graphs,
-            max_rows=settings.max_rows,
-        )
+    query = Query(
+        text=operation.query,
+        form=info.form or "SELECT",
+        media_type=chosen.media_type,
+        capped_text=with_row_cap(info, max_rows + 1),
+        default_graphs=default_graphs,
+        named_graphs=named_graphs,
+        max_rows=max_rows,
     )
-    return answer, chosen
+    return Plan(query, chosen, tuple((k, v) for k, v in requested if v))
+
+
+def run(
+    cache: AnswerCache,
+    settings: Settings,
+    graphs: Callable[[], frozenset[str]],
+    operation: ProtocolRequest,
+    accept: str | None,
+) -> tuple[Answer, formats.Format]:
+    """Check, negotiate and run one query operation.
+
+    ``graphs`` lists the store's graphs; it is called only when the request names graphs.
+    Raises what ``plan`` raises, Forbidden for an unknown graph, and what the store raises
+    (QueryTimeout...).
+    """
+    planner = plan if len(operation.query) <= PLAN_CACHE_MAX_QUERY else plan.__wrapped__
+    planned = planner(
+        operation,
+        accept,
+        settings.service_allowlist,
+        settings.max_rows,
+        settings.max_query_bytes,
+    )
+    if planned.requested_graphs:
+        policy.check_graphs({k: list(v) for k, v in planned.requested_graphs}, graphs())
+    return cache.query(planned.query), planned.chosen
 
 
 def _string(value: str) -> str:
