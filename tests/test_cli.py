@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from conftest import ROOT
-
 from exmech.cli import main
+
+XSD_INTEGER = "http://www.w3.org/2001/XMLSchema#integer"
 
 
 @pytest.fixture
@@ -50,8 +51,16 @@ def test_query_prints_a_table_by_default(run) -> None:
     [
         ("json", lambda out: json.loads(out)["results"]["bindings"][0]["curated"]["value"] == "15"),
         ("csv", lambda out: out.splitlines()[1].endswith(",33,15,18")),
-        ("tsv", lambda out: out.splitlines()[1].split("\t")[1:] == ['33', '15', '18'] or "\t" in out),
-        ("xml", lambda out: "<literal datatype=\"http://www.w3.org/2001/XMLSchema#integer\">18</literal>" in out),
+        (
+            "tsv",
+            lambda out: out.splitlines()[1].split("\t")[1:] == ["33", "15", "18"] or "\t" in out,
+        ),
+        (
+            "xml",
+            lambda out: (
+                '<literal datatype="http://www.w3.org/2001/XMLSchema#integer">18</literal>' in out
+            ),
+        ),
     ],
 )
 def test_query_formats(run, fmt: str, check) -> None:
@@ -103,7 +112,7 @@ def test_validate_accepts_every_shipped_data_file(run) -> None:
 
 def test_validate_gives_line_and_column_for_broken_turtle(run, tmp_path: Path) -> None:
     broken = tmp_path / "broken.ttl"
-    broken.write_text("@prefix ex: <http://example.org/> .\nex:a ex:b ex:c .\nex:d ex:e \"open .\n")
+    broken.write_text('@prefix ex: <http://example.org/> .\nex:a ex:b ex:c .\nex:d ex:e "open .\n')
     result = run("validate", str(broken))
     assert result.exit_code == 2
     assert "broken.ttl" in result.output and "line 3 column" in result.output
@@ -118,7 +127,17 @@ def test_validate_rejects_unknown_file_types(run, tmp_path: Path) -> None:
 
 def test_installed_command_runs_as_a_module(built_state: Path) -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "exmech", "--state-dir", str(built_state), "query", "review-figures", "--format", "csv"],
+        [
+            sys.executable,
+            "-m",
+            "exmech",
+            "--state-dir",
+            str(built_state),
+            "query",
+            "review-figures",
+            "--format",
+            "csv",
+        ],
         capture_output=True,
         text=True,
         check=True,

@@ -6,7 +6,6 @@ import re
 
 from click.testing import CliRunner
 from conftest import ROOT
-
 from exmech.cli import main
 from exmech.settings import FIELDS
 

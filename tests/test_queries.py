@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 import rdflib
 from conftest import ROOT, select
-
 from exmech import queries
 
 EXM = rdflib.Namespace("https://w3id.org/exmech/ontology#")
@@ -81,7 +80,9 @@ def test_mechanism_claims_match_the_claims_file(mechanism: str, reader, files_da
     iri = f"{ID}mechanism/{mechanism}"
     rows = select(reader, queries.load("mechanism-claims").text, mechanism=f"<{iri}>")
     expected = set()
-    for exercise, _p, _o, graph in files_dataset.quads((None, EXM.proposedMechanism, rdflib.URIRef(iri), None)):
+    for exercise, _p, _o, graph in files_dataset.quads(
+        (None, EXM.proposedMechanism, rdflib.URIRef(iri), None)
+    ):
         claim = str(graph).replace("/graph/", "/claim/").removesuffix("-assertion")
         expected.add((claim, str(exercise)))
     assert expected, f"the shipped data has claims for {mechanism}"

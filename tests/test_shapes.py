@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from exmech.validation import validate_files
 from rdflib import RDF, Graph
 from rdflib.namespace import SH
-
-from exmech.validation import validate_files
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "data" / "shapes"
