@@ -174,3 +174,65 @@ def select(store: object, text: str, **binds: str) -> list[dict[str, str]]:
     )
     data = json.loads(answer.body)
     return [{k: v["value"] for k, v in b.items()} for b in data["results"]["bindings"]]
+
+
+# Store backends (tests/test_store.py) ---------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def virtuoso_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """One Virtuoso 7 on 127.0.0.1 for the session (tests/virtuoso.py), stopped by pid."""
+    require_binary("virtuoso-t", "the remote-store tests run against Virtuoso")
+    require_binary("isql-vt", "the Virtuoso test server is set up through isql")
+    sys.path.insert(0, str(Path(__file__).parent))
+    import virtuoso
+
+    server = virtuoso.start(tmp_path_factory.mktemp("virtuoso"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@dataclass
+class Backend:
+    """A store backend under test: its name and the settings that open it."""
+
+    name: str
+    settings: Settings
+    server: object = None  # the tests/virtuoso.py server, for the remote backend
+
+    def open(self, workers: bool = False, **changes: object) -> object:
+        """A fresh Store on this backend (embedded: in-process unless ``workers``)."""
+        settings = self.settings.replace(**changes)
+        if self.name == "embedded":
+            from exmech.store.embedded import EmbeddedStore
+
+            return EmbeddedStore(settings, workers=workers)
+        from exmech.store.remote import RemoteStore
+
+        return RemoteStore(settings)
+
+
+@pytest.fixture(scope="session", params=["embedded", "virtuoso"])
+def backend(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, built_state: Path
+) -> Backend:
+    """Each store backend with the shipped data built into it (2 s timeout, 100 rows).
+
+    ``virtuoso`` skips when virtuoso-t is missing, and fails when EXMECH_REQUIRE_ALL=1.
+    """
+    limits = {"query_timeout": 2.0, "max_rows": 100, "query_workers": 1, "cache_entries": 64}
+    if request.param == "embedded":
+        state = tmp_path_factory.mktemp("embedded") / "state"
+        shutil.copytree(built_state, state)
+        return Backend("embedded", Settings(state_dir=state, data_root=ROOT, **limits))
+    server = request.getfixturevalue("virtuoso_server")
+    settings = Settings.load(
+        server.env,  # type: ignore[attr-defined]
+        state_dir=tmp_path_factory.mktemp("remote") / "state",
+        data_root=ROOT,
+        **limits,
+    )
+    build(settings)
+    return Backend("virtuoso", settings, server)

@@ -53,11 +53,18 @@ FIELDS: tuple[Field, ...] = (
     Field("state_dir", _path, "Where the built store, snapshots and the journal live."),
     Field("data_root", _path, "Folder holding ontology/ and data/ (default: the bundled copy)."),
     Field("base_iri", str, "Base of the resource IRIs served under /id/."),
-    Field("store", str, "embedded (pyoxigraph) or remote (a SPARQL 1.1 server)."),
+    Field(
+        "store",
+        str,
+        "embedded (pyoxigraph), remote (a SPARQL 1.1 server), or sparql+http(s)://host/sparql "
+        "(remote, with that query URL).",
+    ),
     Field("remote_query_url", str, "Query endpoint of the remote SPARQL server."),
-    Field("remote_update_url", str, "Update endpoint of the remote SPARQL server."),
-    Field("remote_user", str, "User for the remote server's update endpoint (digest auth)."),
-    Field("remote_password", str, "Password for the remote server's update endpoint."),
+    Field("remote_update_url", str, "Update endpoint of the remote server (default: query URL)."),
+    Field("remote_gsp_url", str, "Graph Store Protocol endpoint, used for big graphs in builds."),
+    Field("remote_user", str, "User for the remote server's update and GSP endpoints."),
+    Field("remote_password", str, "Password for the remote server's update and GSP endpoints."),
+    Field("remote_auth", str, "How the remote user authenticates: digest or basic."),
     Field("host", str, "Interface the server listens on."),
     Field("port", int, "Port the server listens on."),
     Field("threads", int, "Request threads of the WSGI server."),
@@ -70,9 +77,11 @@ FIELDS: tuple[Field, ...] = (
     Field("cache_entries", int, "Answers kept in the query cache (0 disables it)."),
     Field("tokens_file", _path, "File of curator tokens: sha256-salted hashes, one a line."),
     Field("tokens", str, "Curator tokens as in tokens_file, ';'-separated (for containers)."),
+    Field("token", str, "Your curator token, sent by `exmech submit` (never printed or logged)."),
     Field("log_requests", _bool, "Log one line per request (method, path, status, time)."),
 )
 FIELD_BY_NAME = {f.name: f for f in FIELDS}
+SECRETS = frozenset({"token", "remote_password"})  # `exmech settings` shows *** for these
 
 
 @dataclass(frozen=True)
@@ -85,8 +94,10 @@ class Settings:
     store: str = "embedded"
     remote_query_url: str = ""
     remote_update_url: str = ""
+    remote_gsp_url: str = ""
     remote_user: str = ""
     remote_password: str = ""
+    remote_auth: str = "digest"
     host: str = "127.0.0.1"
     port: int = 8000
     threads: int = 8
@@ -99,6 +110,7 @@ class Settings:
     cache_entries: int = 2048
     tokens_file: Path | None = None
     tokens: str = ""
+    token: str = ""
     log_requests: bool = True
 
     @classmethod
@@ -111,6 +123,8 @@ class Settings:
 
         >>> Settings.load({"EXMECH_PORT": "9000"}, host="0.0.0.0").port
         9000
+        >>> Settings.load({"EXMECH_STORE": "sparql+http://127.0.0.1:8890/sparql"}).remote_query_url
+        'http://127.0.0.1:8890/sparql'
         """
         env = os.environ if env is None else env
         values: dict[str, Any] = {}
@@ -126,6 +140,10 @@ class Settings:
                 raise TypeError(f"unknown setting {name!r}")
             if value is not None:
                 values[name] = value
+        store = str(values.get("store", ""))
+        if store.startswith(("sparql+http://", "sparql+https://")):
+            values["store"] = "remote"
+            values.setdefault("remote_query_url", store.removeprefix("sparql+"))
         settings = cls(**values)
         settings.check()
         return settings
@@ -136,6 +154,10 @@ class Settings:
             raise BadRequest(f"EXMECH_STORE must be 'embedded' or 'remote', not {self.store!r}")
         if self.store == "remote" and not self.remote_query_url:
             raise BadRequest("EXMECH_REMOTE_QUERY_URL is required when EXMECH_STORE=remote")
+        if self.remote_auth not in {"digest", "basic"}:
+            raise BadRequest(
+                f"EXMECH_REMOTE_AUTH must be 'digest' or 'basic', not {self.remote_auth!r}"
+            )
         for name in ("query_workers", "threads", "max_rows", "max_query_bytes"):
             if getattr(self, name) < 1:
                 raise BadRequest(f"EXMECH_{name.upper()} must be at least 1")
@@ -159,7 +181,9 @@ class Settings:
     def table(self) -> list[tuple[str, str, str, str]]:
         """(env var, current value, default, help) for every setting, for ``exmech settings``."""
         return [
-            (f.env, str(getattr(self, f.name)), str(f.default), f.help) for f in FIELDS
+            (f.env, "***" if f.name in SECRETS and getattr(self, f.name) else
+             str(getattr(self, f.name)), str(f.default), f.help)
+            for f in FIELDS
         ]
 
 
