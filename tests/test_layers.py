@@ -1,0 +1,19 @@
+"""Imports follow the data flow declared in pyproject.toml (import-linter's layers contract)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+
+def test_data_flows_one_way() -> None:
+    lint = Path(sys.executable).with_name("lint-imports")
+    if not lint.exists():
+        pytest.fail("lint-imports is missing: install the test extra (pip install -e '.[test]')")
+    out = subprocess.run([str(lint)], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "1 kept, 0 broken" in out.stdout
