@@ -107,6 +107,11 @@ def validate(ctx: click.Context, files: tuple[Path, ...], fmt: str, use_store: b
 
 
 def _open_reader(settings: Settings) -> Any:
+    """The configured store; the embedded one in-process (no worker processes for one query)."""
+    if settings.store == "remote":
+        from exmech.store import open_store
+
+        return open_store(settings)
     from exmech.store.embedded import EmbeddedStore
 
     return EmbeddedStore(settings, workers=False)
