@@ -8,7 +8,6 @@ The store is built beside the old one and swapped in, so a failed build changes 
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -58,15 +57,15 @@ def sources(root: Path, base: str) -> list[Source]:
             if FORMATS[path.suffix].supports_datasets:
                 found.append(Source(path, None))
             else:
-                found.append(Source(path, iri("graph", SPECIAL_GRAPHS.get(path.stem, path.stem), base)))
+                found.append(
+                    Source(path, iri("graph", SPECIAL_GRAPHS.get(path.stem, path.stem), base))
+                )
     if not found:
         raise BadRequest(f"no ontology/ or data/ files under {root}")
     return found
 
 
-def build(
-    settings: Settings, on_file: Callable[[Path, int], None] | None = None
-) -> BuildReport:
+def build(settings: Settings, on_file: Callable[[Path, int], None] | None = None) -> BuildReport:
     """(Re)build the store the settings name; raises BadRequest on bad files."""
     if settings.store == "remote":
         return build_remote(settings, on_file)
@@ -101,11 +100,16 @@ def build(
     quads = len(store)
     meta = {"dataset_hash": dataset_hash, "journal_records": records, "quads": quads}
     del store
-    primary = state / "store"
-    shutil.rmtree(primary, ignore_errors=True)
+    # Swap without a window where a half-deleted store is in place: move the old one aside,
+    # move the new one in, then delete the old one. A crash in between leaves no store/,
+    # which the next open rebuilds.
+    primary, retired = state / "store", state / "store.retired"
+    shutil.rmtree(retired, ignore_errors=True)
+    if primary.exists():
+        primary.rename(retired)
     fresh.rename(primary)
+    shutil.rmtree(retired, ignore_errors=True)
     publish_snapshot(state, ox.Store(str(primary)), meta)
-    (state / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
     return BuildReport(quads, len(files), records, time.perf_counter() - started, dataset_hash)
 
 
