@@ -44,3 +44,14 @@ def test_readme_query_output_is_real(built_state) -> None:
         main, ["--state-dir", str(built_state), "--data-root", str(ROOT), "query", "completeness"]
     )
     assert result.output.strip() in README
+
+
+def test_readme_names_every_question() -> None:
+    from exmech import queries
+
+    missing = [
+        name
+        for name in queries.names()
+        if not name.startswith("page-") and f"`{name}.rq`" not in README
+    ]
+    assert not missing, f"README's question table lacks {missing}"

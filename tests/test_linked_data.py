@@ -594,8 +594,9 @@ def test_ontology_documentation_is_generated_without_the_network(
     assert 'id="ThemeFrequency"' in page and 'id="MediationTested"' in page
 
 
-def test_the_documented_curl_output_is_real(client: FlaskClient) -> None:
-    doc = (ROOT / "docs" / "linked-data.md").read_text()
+@pytest.mark.parametrize("document", ["docs/linked-data.md", "README.md"])
+def test_the_documented_curl_output_is_real(client: FlaskClient, document: str) -> None:
+    doc = (ROOT / document).read_text()
     shown = doc.split(f"$ curl -H 'Accept: text/turtle' http://127.0.0.1:8000{MOTOR}\n", 1)[1]
     shown = shown.split("```", 1)[0]
     served = client.get(MOTOR, headers={"Accept": "text/turtle"}).get_data(as_text=True)
