@@ -195,12 +195,11 @@ def test_build_twice_gives_the_same_data(backend: Backend, built_state: Path, re
     assert rows(answer_first) == rows(ask(store, question)) == rows(ask(reader, question))
 
 
+@pytest.mark.parametrize("backend", ["virtuoso"], indirect=True)
 def test_remote_build_through_the_graph_store_protocol(
     backend: Backend, built_state: Path, reader
 ) -> None:
     """Big graphs go by GSP POST; the result is the same data as SPARQL Update chunks give."""
-    if backend.name == "embedded":
-        pytest.skip("the Graph Store Protocol path is the remote store's")
     reference = json.loads((built_state / "meta.json").read_text())
     try:
         report = build_remote(backend.settings, gsp_threshold=100)  # the files' own graphs
@@ -395,10 +394,9 @@ def test_an_invalid_submission_changes_nothing(store: Any) -> None:
     assert (store.generation, store.dataset_hash, quad_count(store)) == before
 
 
+@pytest.mark.parametrize("backend", ["virtuoso"], indirect=True)
 def test_a_request_the_server_refuses_leaves_nothing(backend: Backend) -> None:
     """One update operation: when Virtuoso refuses it, none of the submission is there."""
-    if backend.name == "embedded":
-        pytest.skip("the embedded store applies a parsed submission in one transaction")
     store = backend.open()
     before = (store.generation, store.dataset_hash, quad_count(store), store.graphs())
     # Virtuoso compiles an INSERT template into at most 10,000 lines of SQL: this one is more.
@@ -433,20 +431,18 @@ def test_a_request_the_server_refuses_leaves_nothing(backend: Backend) -> None:
         ),
     ],
 )
+@pytest.mark.parametrize("backend", ["virtuoso"], indirect=True)
 def test_virtuoso_extensions_are_refused_before_sending(
     text: str, error: type[Exception], backend: Backend
 ) -> None:
-    if backend.name == "embedded":
-        pytest.skip("pragmas are the remote store's concern")
     store = backend.open()
     with pytest.raises(error):
         ask(store, text)
 
 
+@pytest.mark.parametrize("backend", ["virtuoso"], indirect=True)
 def test_a_graph_that_is_not_exmechs_stops_the_answers(backend: Backend) -> None:
     """Someone else's public graph on the server would leak into the union: 503 instead."""
-    if backend.name == "embedded":
-        pytest.skip("the embedded store holds exmech's graphs only")
     server = backend.server
     foreign = "https://example.org/someone-elses-graph"
     triple = '<https://example.org/a> <https://example.org/b> "c"'
