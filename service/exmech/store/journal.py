@@ -97,9 +97,18 @@ class Journal:
             with open(self.path, "ab") as handle:
                 if handle.tell() != mark:
                     handle.truncate(mark)
-                handle.write(header + payload)
-                handle.flush()
-                os.fsync(handle.fileno())
+                try:
+                    handle.write(header + payload)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                except OSError:
+                    # Not durable, so not accepted: a record left behind would be applied
+                    # at the next start although the client was told it failed.
+                    try:
+                        handle.truncate(mark)
+                    except OSError:
+                        self._end = None  # re-read what is valid on the next append
+                    raise
             self._end = mark + len(header) + len(payload)
             self._sync_folder()
             return mark
