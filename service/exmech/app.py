@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTo
 
 from exmech.errors import ExmechError, error_body
 from exmech.settings import Settings
-from exmech.sparql import add_protocol_headers
+from exmech.sparql import ResponseCache, add_protocol_headers
 from exmech.store import Store, open_store
 from exmech.store.cache import AnswerCache
 
@@ -50,6 +50,12 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     if settings.log_requests:
         app.before_request(_start_timer)
         app.after_request(_log_request)
+    app.wsgi_app = ResponseCache(  # type: ignore[method-assign]
+        app.wsgi_app,
+        lambda: opened.generation,
+        settings.cache_entries,
+        _log_line if settings.log_requests else None,
+    )
     return app
 
 
@@ -87,7 +93,11 @@ def _start_timer() -> None:
 
 
 def _log_request(response: Response) -> Response:
-    elapsed = (time.perf_counter() - g.get("exmech_started", time.perf_counter())) * 1000
-    # The path only: query strings and bodies may hold queries or tokens.
-    log.info("%s %s %d %.1fms", request.method, request.path, response.status_code, elapsed)
+    _log_line(request.method, request.path, response.status_code, g.get("exmech_started"))
     return response
+
+
+def _log_line(method: str, path: str, status: int, started: float | None) -> None:
+    # The path only: query strings and bodies may hold queries or tokens.
+    elapsed = (time.perf_counter() - (started or time.perf_counter())) * 1000
+    log.info("%s %s %d %.1fms", method, path, status, elapsed)

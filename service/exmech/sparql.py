@@ -7,10 +7,14 @@ marker reads the request, calls them and builds the response.
 from __future__ import annotations
 
 import re
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
+from typing import Any
 from urllib.parse import parse_qs
 
 from flask import Blueprint, Response, current_app, render_template, request
@@ -68,7 +72,7 @@ def utf8(data: bytes, what: str) -> str:
         return data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
         raise BadRequest(
-            f"the {what} is not UTF-8 (byte {exc.start}: {data[exc.start:exc.start + 1]!r}); "
+            f"the {what} is not UTF-8 (byte {exc.start}: {data[exc.start : exc.start + 1]!r}); "
             "SPARQL queries are sent as UTF-8"
         ) from exc
 
@@ -96,9 +100,7 @@ def parameters(data: bytes, what: str) -> dict[str, list[str]]:
         raise BadRequest(f"the {what} has too many parameters: {exc}") from exc
 
 
-def _operation(
-    queries_given: list[str], *sources: Mapping[str, list[str]]
-) -> ProtocolRequest:
+def _operation(queries_given: list[str], *sources: Mapping[str, list[str]]) -> ProtocolRequest:
     if len(queries_given) != 1:
         raise BadRequest(f"give exactly one query parameter, not {len(queries_given)}")
 
@@ -153,9 +155,7 @@ def decode(
     )
 
 
-def dataset(
-    operation: ProtocolRequest, info: QueryText
-) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def dataset(operation: ProtocolRequest, info: QueryText) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(default graphs, named graphs) to query: the protocol's parameters, else FROM.
 
     The protocol's graph parameters override the query's FROM / FROM NAMED. A dataset that
@@ -220,7 +220,9 @@ def plan(
         raise NotAcceptable(
             f"cannot answer a {info.form or 'SELECT'} query as {asked[:200]}; available: "
             + ", ".join(o.media_type for o in offers)
-            + " (or format=" + "|".join(o.name for o in offers) + ")"
+            + " (or format="
+            + "|".join(o.name for o in offers)
+            + ")"
         )
     default_graphs, named_graphs = dataset(operation, info)
     query = Query(
@@ -371,7 +373,8 @@ def endpoint() -> Response:
     url = parameters(request.query_string, "URL")
     kind = formats.media_type_of(request.content_type)
     limit = (
-        settings.max_query_bytes if kind == SPARQL_QUERY
+        settings.max_query_bytes
+        if kind == SPARQL_QUERY
         else policy.max_body_bytes(settings.max_query_bytes)
     )
     operation = decode(request.method, request.content_type, url, lambda: _read_body(limit))
@@ -396,7 +399,9 @@ def describe_service(settings: Settings, format_names: list[str]) -> Response:
         raise NotAcceptable(
             "the service description is available as "
             + ", ".join(o.media_type for o in SD_OFFERS)
-            + " (or format=" + "|".join(o.name for o in SD_OFFERS) + ")"
+            + " (or format="
+            + "|".join(o.name for o in SD_OFFERS)
+            + ")"
         )
     turtle = service_description(
         request.base_url, settings, request.host_url.rstrip("/") + "/.well-known/void"
@@ -407,3 +412,92 @@ def describe_service(settings: Settings, format_names: list[str]) -> Response:
         return Response(html, content_type=formats.HTML.content_type)
     body = formats.convert(turtle.encode("utf-8"), formats.TURTLE, chosen, PREFIXES)
     return Response(body, content_type=chosen.content_type)
+
+
+class ResponseCache:
+    """WSGI middleware: a repeated GET /sparql is answered from stored bytes, before Flask.
+
+    The key is what can change the bytes: the query string (query, graph parameters,
+    format), the Accept header and the store generation; a write moves the generation, so
+    older entries are never served again and age out. Only complete 200 answers of the
+    endpoint itself are kept (they carry ``Exmech-Cache``); everything else, POST included,
+    goes through the app (where AnswerCache still serves repeats).
+    """
+
+    def __init__(
+        self,
+        app: Callable[..., Any],
+        generation: Callable[[], str],
+        entries: int,
+        log: Callable[[str, str, int, float], None] | None,
+        max_bytes: int = 32 * 1024 * 1024,
+    ) -> None:
+        self.app = app
+        self.generation = generation
+        self.entries = entries
+        self.max_bytes = max_bytes
+        self.log = log
+        self._lru: OrderedDict[tuple[str, str, str], tuple[str, list[tuple[str, str]], bytes]] = (
+            OrderedDict()
+        )
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if (
+            self.entries <= 0
+            or environ.get("REQUEST_METHOD") != "GET"
+            or environ.get("PATH_INFO") != "/sparql"
+            or not environ.get("QUERY_STRING")
+        ):
+            return self.app(environ, start_response)
+        started = time.perf_counter()
+        generation = self.generation()
+        key = (environ["QUERY_STRING"], environ.get("HTTP_ACCEPT", ""), generation)
+        with self._lock:
+            hit = self._lru.get(key)
+            if hit is not None:
+                self._lru.move_to_end(key)
+        if hit is not None:
+            status, headers, body = hit
+            start_response(status, headers)
+            if self.log is not None:
+                self.log("GET", "/sparql", int(status[:3]), started)
+            return [body]
+        captured: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], *args: Any) -> Any:
+            captured["status"], captured["headers"] = status, headers
+            return start_response(status, headers, *args)
+
+        chunks = self.app(environ, capture)
+        try:
+            body = b"".join(chunks)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+        headers = captured.get("headers", [])
+        named = {name.lower(): value for name, value in headers}
+        if (
+            captured.get("status", "").startswith("200")
+            and named.get("exmech-cache") == "miss"
+            and named.get("exmech-generation") == generation
+            and len(body) <= self.max_bytes // 8
+        ):
+            replay = [(n, "hit" if n.lower() == "exmech-cache" else v) for n, v in headers]
+            self._put(key, (captured["status"], replay, body))
+        return [body]
+
+    def _put(
+        self, key: tuple[str, str, str], value: tuple[str, list[tuple[str, str]], bytes]
+    ) -> None:
+        with self._lock:
+            old = self._lru.pop(key, None)
+            if old is not None:
+                self._bytes -= len(old[2])
+            self._lru[key] = value
+            self._bytes += len(value[2])
+            while len(self._lru) > self.entries or self._bytes > self.max_bytes:
+                _key, evicted = self._lru.popitem(last=False)
+                self._bytes -= len(evicted[2])
