@@ -39,6 +39,9 @@ from exmech.store.journal import Journal
 from exmech.store.results import cap_rows
 
 SPAWN = multiprocessing.get_context("spawn")
+# Stores up to this size are copied into each worker's memory: queries run several times
+# faster than on the RocksDB snapshot, and the copy loads in well under a second.
+MEMORY_COPY_QUADS = 100_000
 KEEP_SNAPSHOTS = 4  # older ones are deleted; a reader still on one retries on the newest
 
 
@@ -117,6 +120,16 @@ def _reply(body: bytes, media_type: str, rows: int, truncated: bool, form: str) 
     }
 
 
+def open_reader(snapshot: str, in_memory: bool) -> ox.Store:
+    """A snapshot read-only, or copied into memory (several times faster for small stores)."""
+    reader = ox.Store.read_only(snapshot)
+    if not in_memory:
+        return reader
+    copy = ox.Store()
+    copy.extend(reader.quads_for_pattern(None, None, None, None))
+    return copy
+
+
 def _worker_main(conn: Connection) -> None:
     """Loop of a query worker process: open the snapshot named by each request, answer."""
     store: ox.Store | None = None
@@ -126,11 +139,11 @@ def _worker_main(conn: Connection) -> None:
             message = conn.recv()
         except (EOFError, KeyboardInterrupt):
             return
-        snapshot, query = message
+        snapshot, in_memory, query = message
         try:
             if snapshot != opened:
                 store = None
-                store = ox.Store.read_only(snapshot)
+                store = open_reader(snapshot, in_memory)
                 opened = snapshot
             assert store is not None
             reply = evaluate(store, query)
@@ -162,7 +175,7 @@ class QueryPool:
         for _ in range(size):
             self._idle.put(_Worker())
 
-    def run(self, snapshot: str, query: Query) -> dict[str, Any]:
+    def run(self, snapshot: str, query: Query, in_memory: bool = False) -> dict[str, Any]:
         deadline = time.monotonic() + self.timeout
         try:
             worker = self._idle.get(timeout=self.timeout)
@@ -172,7 +185,7 @@ class QueryPool:
                 "try again shortly"
             ) from None
         try:
-            worker.conn.send((snapshot, query))
+            worker.conn.send((snapshot, in_memory, query))
             if worker.conn.poll(max(deadline - time.monotonic(), 0.0)):
                 reply: dict[str, Any] = worker.conn.recv()
                 self._idle.put(worker)
@@ -280,10 +293,11 @@ class EmbeddedStore:
     def query(self, query: Query) -> Answer:
         snapshot = self._snapshot
         if self._pool is not None:
-            reply = self._pool.run(snapshot, query)
+            in_memory = int(self._meta.get("quads", MEMORY_COPY_QUADS + 1)) <= MEMORY_COPY_QUADS
+            reply = self._pool.run(snapshot, query, in_memory)
             if not reply["ok"] and reply["status"] == 503 and self._snapshot != snapshot:
                 snapshot = self._snapshot  # a newer write pruned the snapshot: read the new one
-                reply = self._pool.run(snapshot, query)
+                reply = self._pool.run(snapshot, query, in_memory)
         else:
             if self._local is None or self._local[0] != snapshot:
                 self._local = (snapshot, ox.Store.read_only(snapshot))
