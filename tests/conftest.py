@@ -20,7 +20,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from exmech.build import build
 from exmech.settings import Settings
 
@@ -130,7 +129,9 @@ def stop_server(server: LiveServer) -> None:
 
 
 @pytest.fixture(scope="module")
-def live_server(tmp_path_factory: pytest.TempPathFactory, built_state: Path) -> Iterator[LiveServer]:
+def live_server(
+    tmp_path_factory: pytest.TempPathFactory, built_state: Path
+) -> Iterator[LiveServer]:
     """A real exmech server on 127.0.0.1 (2 s timeout, 100 rows), one per test module."""
     base = tmp_path_factory.mktemp("live")
     state = base / "state"
@@ -170,7 +171,12 @@ def select(store: object, text: str, **binds: str) -> list[dict[str, str]]:
         for name, value in binds.items()
     )
     answer = store.query(  # type: ignore[attr-defined]
-        Query(text, analyse(text).form or "SELECT", "application/sparql-results+json", substitutions=subs)
+        Query(
+            text,
+            analyse(text).form or "SELECT",
+            "application/sparql-results+json",
+            substitutions=subs,
+        )
     )
     data = json.loads(answer.body)
     return [{k: v["value"] for k, v in b.items()} for b in data["results"]["bindings"]]

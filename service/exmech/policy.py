@@ -160,5 +160,6 @@ def check_graphs(requested: Mapping[str, Iterable[str]], graphs: frozenset[str])
             if name not in graphs:
                 raise Forbidden(
                     f"{kind} <{name}> is not a graph of this dataset, and exmech never fetches "
-                    "remote graphs; list the graphs with SELECT ?g { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g"
+                    "remote graphs; list the graphs with "
+                    "SELECT ?g { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g"
                 )

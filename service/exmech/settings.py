@@ -169,7 +169,7 @@ class Settings:
 
     @property
     def root(self) -> Path:
-        """The folder with ontology/ and data/: the setting, else the bundled copy, else the repo."""
+        """Folder with ontology/ and data/: the setting, else the bundled copy, else the repo."""
         if self.data_root is not None:
             return self.data_root
         here = Path(__file__).resolve().parent
