@@ -1,4 +1,4 @@
-"""Imports follow the data flow declared in pyproject.toml (import-linter's layers contract)."""
+"""Code hygiene: imports follow the data flow (import-linter) and ruff is clean."""
 
 from __future__ import annotations
 
@@ -17,3 +17,11 @@ def test_data_flows_one_way() -> None:
     out = subprocess.run([str(lint)], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "1 kept, 0 broken" in out.stdout
+
+
+def test_ruff_is_clean() -> None:
+    ruff = Path(sys.executable).with_name("ruff")
+    if not ruff.exists():
+        pytest.fail("ruff is missing: install the test extra (pip install -e '.[test]')")
+    out = subprocess.run([str(ruff), "check", "."], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
