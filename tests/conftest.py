@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -242,3 +243,56 @@ def backend(
     )
     build(settings)
     return Backend("virtuoso", settings, server)
+
+
+class Listener:
+    """A loopback socket that records every connection (outbound-request tests use it).
+
+    It reads each request's head and answers 200 with ``body`` (SPARQL JSON for SERVICE
+    calls that an allow-list lets through).
+    """
+
+    def __init__(self, body: bytes = b"") -> None:
+        self.body = body
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock.settimeout(0.1)
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.requests: list[bytes] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _addr = self.sock.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.settimeout(2)
+                head = b""
+                try:
+                    while b"\r\n\r\n" not in head:
+                        chunk = conn.recv(65536)
+                        if not chunk:
+                            break
+                        head += chunk
+                    self.requests.append(head)
+                    conn.sendall(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: application/sparql-results+json\r\n"
+                        + f"Content-Length: {len(self.body)}\r\nConnection: close\r\n\r\n".encode()
+                        + self.body
+                    )
+                except OSError:
+                    self.requests.append(head or b"(connection)")
+
+    def settled(self) -> int:
+        """Connections so far, after giving any pending one time to be accepted."""
+        time.sleep(0.25)
+        return len(self.requests)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.sock.close()

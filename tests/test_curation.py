@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
-import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,7 +23,7 @@ import httpx
 import pyoxigraph as ox
 import pytest
 from click.testing import CliRunner
-from conftest import ROOT, LiveServer, select, start_server, stop_server
+from conftest import ROOT, Listener, LiveServer, select, start_server, stop_server
 from exmech import curation, nanopub, tokens, vocab
 from exmech.app import create_app
 from exmech.cli import main
@@ -336,21 +334,8 @@ def test_unknown_body_types_are_415(client: FlaskClient) -> None:
 
 
 def test_json_ld_remote_contexts_are_never_fetched(client: FlaskClient) -> None:
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()
-    listener.settimeout(1.0)
-    port = listener.getsockname()[1]
-    contacted: list[object] = []
-
-    def watch() -> None:
-        try:
-            contacted.append(listener.accept())
-        except OSError:
-            pass
-
-    watcher = threading.Thread(target=watch)
-    watcher.start()
+    listener = Listener()
+    port = listener.port
     for context in (f"http://127.0.0.1:{port}/ctx.jsonld",
                     [f"http://127.0.0.1:{port}/a.jsonld", {"exm": vocab.EXM}]):
         doc = {"@context": context, "@id": f"{ID}exercise/yoga",
@@ -359,9 +344,8 @@ def test_json_ld_remote_contexts_are_never_fetched(client: FlaskClient) -> None:
                                content_type="application/ld+json")
         assert response.status_code == 400
         assert "never fetched" in response.get_json()["error"]
-    watcher.join()
+    assert listener.settled() == 0
     listener.close()
-    assert contacted == []
 
 
 # --- authorisation ---------------------------------------------------------------------

@@ -14,7 +14,6 @@ import io
 import json
 import re
 import shutil
-import socket
 import threading
 import time
 import uuid
@@ -27,7 +26,7 @@ from xml.dom.minidom import Document
 import httpx
 import pytest
 import rdflib
-from conftest import ROOT, LiveServer, start_server, stop_server
+from conftest import ROOT, Listener, LiveServer, start_server, stop_server
 from rdflib.compare import isomorphic
 from rdflib.plugins.stores.sparqlstore import SPARQLStore
 from rdflib.query import Result
@@ -841,57 +840,9 @@ CANNED = json.dumps(
 ).encode()
 
 
-class Listener:
-    """A loopback socket that records every connection; it answers like a SPARQL endpoint."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.sock.settimeout(0.1)
-        self.port = self.sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.requests: list[bytes] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _addr = self.sock.accept()
-            except TimeoutError:
-                continue
-            with conn:
-                conn.settimeout(2)
-                head = b""
-                try:
-                    while b"\r\n\r\n" not in head:
-                        chunk = conn.recv(65536)
-                        if not chunk:
-                            break
-                        head += chunk
-                    self.requests.append(head)
-                    conn.sendall(
-                        b"HTTP/1.1 200 OK\r\nContent-Type: application/sparql-results+json\r\n"
-                        + f"Content-Length: {len(CANNED)}\r\nConnection: close\r\n\r\n".encode()
-                        + CANNED
-                    )
-                except OSError:
-                    self.requests.append(head or b"(connection)")
-
-    def settled(self) -> int:
-        """Connections so far, after giving any pending one time to be accepted."""
-        time.sleep(0.25)
-        return len(self.requests)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self.sock.close()
-
-
 @pytest.fixture(scope="module")
 def listener() -> Iterator[Listener]:
-    opened = Listener()
+    opened = Listener(CANNED)
     yield opened
     opened.close()
 

@@ -15,7 +15,6 @@ import http.client
 import json
 import shutil
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from urllib.parse import quote
 
 import pytest
 import yaml
-from conftest import ARTIFACTS, ROOT, LiveServer, start_server, stop_server
+from conftest import ARTIFACTS, ROOT, Listener, LiveServer, start_server, stop_server
 from exmech import tokens
 from exmech.app import create_app
 from exmech.provenance import QUESTIONS
@@ -40,39 +39,6 @@ CASES: list[dict[str, Any]] = yaml.safe_load(CASES_FILE.read_text(encoding="utf-
 TOKEN, ENTRY = tokens.new_entry("https://example.org/curator/hostile", "Hostile Tester")
 KNOWN = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
 pytestmark = pytest.mark.live
-
-
-class Listener:
-    """A TCP listener on a free loopback port that records every connection it accepts."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        self.port = int(self.sock.getsockname()[1])
-        self.connections: list[tuple[str, int]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, peer = self.sock.accept()
-            except (TimeoutError, OSError):
-                continue
-            self.connections.append(peer)
-            try:
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-            except OSError:
-                pass
-            conn.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self.sock.close()
 
 
 def expand(value: Any, port: int) -> str:
@@ -154,9 +120,10 @@ def arena(tmp_path_factory: pytest.TempPathFactory, built_state: Path) -> Iterat
     shutil.copytree(built_state, state)
     listener = Listener()
     with socket.create_connection(("127.0.0.1", listener.port), timeout=5) as probe:
+        probe.sendall(b"GET /probe HTTP/1.0\r\n\r\n")
         probe.recv(100)  # the listener answers: it would notice an outbound connection
-    assert listener.connections, "the listener did not record a connection"
-    listener.connections.clear()
+    assert listener.settled() == 1, "the listener did not record a connection"
+    listener.requests.clear()
     server = start_server(
         state,
         base / "server.log",
@@ -206,7 +173,7 @@ def test_the_server_is_unharmed(arena: Arena) -> None:
         "tried": len(arena.statuses),
         "5xx": len(fivexx),
         "5xx_cases": fivexx,
-        "outbound_connections": len(arena.listener.connections),
+        "outbound_connections": arena.listener.settled(),
         "store_unchanged": after == arena.before,
         "journal_unchanged": arena.journal() == arena.journal_size,
     }
@@ -220,7 +187,7 @@ def test_the_server_is_unharmed(arena: Arena) -> None:
     )
     assert arena.server.process.poll() is None, arena.server.output()[-2000:]
     assert not fivexx
-    assert arena.listener.connections == []
+    assert arena.listener.settled() == 0
     assert after == arena.before
     assert arena.journal() == arena.journal_size
     assert TOKEN not in arena.server.output(), "the server log holds the curator token"
