@@ -150,20 +150,28 @@ def test_a_read_only_journal_refuses_writes_with_503_and_reads_go_on(
             stop_server(server)
 
 
+def in_process_store(tmp_path: Path, built_state: Path) -> tuple[Any, Any]:
+    """Settings (one curator token, no cache) and an in-process store on a copy of the build."""
+    from exmech.settings import Settings
+    from exmech.store.embedded import EmbeddedStore
+
+    state = tmp_path / "state"
+    shutil.copytree(built_state, state)
+    config = Settings(
+        state_dir=state, data_root=ROOT, tokens=ENTRY.line(), log_requests=False, cache_entries=0
+    )
+    return config, EmbeddedStore(config, workers=False)
+
+
+
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_a_failing_journal_in_process_is_a_clear_503(
     tmp_path: Path, built_state: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Without mounts: the journal's append raises ENOSPC; the app answers 503, reads work."""
     from exmech.app import create_app
-    from exmech.settings import Settings
-    from exmech.store.embedded import EmbeddedStore
 
-    state = tmp_path / "state"
-    shutil.copytree(built_state, state)
-    config = Settings(state_dir=state, data_root=ROOT, tokens=ENTRY.line(), log_requests=False,
-                      cache_entries=0)
-    store = EmbeddedStore(config, workers=False)
+    config, store = in_process_store(tmp_path, built_state)
     try:
         client = create_app(config, store=store).test_client()
 
@@ -202,14 +210,8 @@ def test_a_submission_refused_for_a_failed_fsync_stays_refused_after_a_restart(
     tmp_path: Path, built_state: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from exmech.app import create_app
-    from exmech.settings import Settings
-    from exmech.store.embedded import EmbeddedStore
 
-    state = tmp_path / "state"
-    shutil.copytree(built_state, state)
-    config = Settings(state_dir=state, data_root=ROOT, tokens=ENTRY.line(), log_requests=False,
-                      cache_entries=0)
-    store = EmbeddedStore(config, workers=False)
+    config, store = in_process_store(tmp_path, built_state)
     generation = store.generation
     try:
         client = create_app(config, store=store).test_client()
@@ -227,6 +229,8 @@ def test_a_submission_refused_for_a_failed_fsync_stays_refused_after_a_restart(
         assert refused.status_code == 503, refused.get_data(as_text=True)
     finally:
         store.close()
+    from exmech.store.embedded import EmbeddedStore
+
     reopened = EmbeddedStore(config, workers=False)
     try:
         assert reopened.generation == generation, "the refused submission came back"
