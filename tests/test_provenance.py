@@ -9,6 +9,7 @@ tests/data/history.trig, whose header says what it contains.
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 from collections import defaultdict
 from collections.abc import Iterator
@@ -533,6 +534,21 @@ def test_theme_frequencies_recomputed_beside_the_reported(case: tuple[AnswerCach
             r["theme"], (None, None)
         )
         assert r["nanopublications"] == sorted(c.iri for c in mine)
+
+
+def test_theme_frequencies_recomputed_on_sparql_is_one_row_per_theme_and_claim(
+    case: tuple[AnswerCache, Model],
+) -> None:
+    """No GROUP_CONCAT (Virtuoso cannot hold a theme's claims in one): the API folds the rows."""
+    cache, model = case
+    named = queries.load("theme-frequencies-recomputed")
+    answer, _columns, rows, _ = provenance.run_named(cache, named, {}, 10_000)
+    solutions = json.loads(answer.body)["results"]["bindings"]
+    got = [(s["theme"]["value"], s["claims"]["value"]) for s in solutions if "claims" in s]
+    expected = {(model.theme[c.mechanism], c.iri) for c in model.current.values()}
+    assert sorted(got) == sorted(expected)
+    themes = {s["theme"]["value"] for s in solutions}
+    assert sorted(r["theme"] for r in rows) == sorted(themes) and len(rows) < len(solutions)
 
 
 def test_theme_claims_from_the_source_tables(shipped: AnswerCache) -> None:

@@ -53,15 +53,6 @@ BINDS: dict[str, tuple[str, ...]] = {
     "study": ("iri", ID + "study/rae-2020"),
 }
 
-# Shipped queries Virtuoso 7.2 answers differently from SPARQL 1.1 (and from the embedded
-# store). Checked strictly: if one starts to match, the entry has to go.
-VIRTUOSO_DIVERGES = {
-    "theme-frequencies": "Virtuoso divides integers as integers (100 * 12 / 241 gives 4, not "
-    "4.98 rounded to 5) and returns ?a = ?b as 0/1, not a boolean; 100.0 * ... would be portable",
-    "theme-frequencies-recomputed": "Virtuoso cannot GROUP_CONCAT more than ~4,000 characters "
-    "(SR319: max row length exceeded in a temp col)",
-}
-
 # A small nanopublication by a fictional curator (example.org), in four graphs of its own.
 SLUG = "0e57000000000000test"
 G = f"{ID}graph/{SLUG}"
@@ -216,7 +207,7 @@ def test_remote_build_through_the_graph_store_protocol(
 
 
 @pytest.mark.parametrize("name", queries.names())
-def test_shipped_queries_give_the_reference_rows(name: str, store: Any, reader, backend) -> None:
+def test_shipped_queries_give_the_reference_rows(name: str, store: Any, reader) -> None:
     query = queries.load(name)
     binds = tuple((var, BINDS[var]) for var in query.binds)
     fields = {"substitutions": binds}
@@ -231,17 +222,7 @@ def test_shipped_queries_give_the_reference_rows(name: str, store: Any, reader, 
             ox.parse(expected.body, format=ox.RdfFormat.N_TRIPLES)
         )
         return
-    known = VIRTUOSO_DIVERGES.get(name) if backend.name == "virtuoso" else None
-    try:
-        got = ask(store, query.text, max_rows=None, **fields)
-        same = got.rows == expected.rows and rows(got) == rows(expected)
-    except BadRequest:
-        if not known:
-            raise
-        same = False
-    if known:
-        assert not same, f"{name} now matches on Virtuoso: remove it from VIRTUOSO_DIVERGES"
-        pytest.xfail(known)
+    got = ask(store, query.text, max_rows=None, **fields)
     assert got.rows == expected.rows
     assert rows(got) == rows(expected)
 

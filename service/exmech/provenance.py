@@ -39,7 +39,7 @@ DOI = re.compile(r"^10\.\d{4,9}/[-._;()/:a-zA-Z0-9]+$")
 _IRI_UNSAFE = re.compile(r'[<>"{}|^`\\\x00-\x20]')
 _XSD = vocab.XSD
 _NUMBERS = {f"{_XSD}integer": int, f"{_XSD}decimal": float, f"{_XSD}double": float}
-AGGREGATED = "claims"  # a GROUP_CONCAT of claim IRIs; becomes the row's nanopublications
+AGGREGATED = "claims"  # claim IRIs (a GROUP_CONCAT, or one per row); the row's nanopublications
 
 
 @dataclass(frozen=True)
@@ -292,20 +292,33 @@ def value_of(term: dict[str, str]) -> Any:
 def rows_of(body: bytes, base: str = vocab.BASE) -> tuple[list[str], list[dict[str, Any]]]:
     """Columns and rows of a SPARQL JSON SELECT answer.
 
-    Each row has every column (null when unbound), except the aggregated ``claims`` column,
-    which becomes ``nanopublications``: every claim or retraction IRI the row rests on or names.
+    Each row has every column (null when unbound), except the ``claims`` column, which becomes
+    ``nanopublications``: every claim or retraction IRI the row rests on or names. ``claims``
+    holds claim IRIs separated by spaces (a GROUP_CONCAT) or one per solution; solutions that
+    agree on every other column are one row, holding all their claims, in first-seen order.
+
+    >>> def solution(n, c):
+    ...     return {"n": {"type": "literal", "value": n}, "claims": {"type": "uri", "value": c}}
+    >>> answer = {"head": {"vars": ["n", "claims"]}, "results": {"bindings": [
+    ...     solution("a", "c:2"), solution("a", "c:1"), solution("b", "c:3 c:4")]}}
+    >>> [(r["n"], r["nanopublications"]) for r in rows_of(json.dumps(answer).encode())[1]]
+    [('a', ['c:1', 'c:2']), ('b', ['c:3', 'c:4'])]
     """
     data = json.loads(body)
     columns = [c for c in data["head"]["vars"] if c != AGGREGATED]
-    rows: list[dict[str, Any]] = []
-    for binding in data["results"]["bindings"]:
-        row = {c: value_of(binding[c]) if c in binding else None for c in columns}
-        named = {v for v in row.values() if isinstance(v, str) and _is_nanopub(v, base)}
+    folds = AGGREGATED in data["head"]["vars"]  # other answers keep every solution
+    rows: dict[Any, dict[str, Any]] = {}
+    for number, binding in enumerate(data["results"]["bindings"]):
+        values = tuple(value_of(binding[c]) if c in binding else None for c in columns)
+        row = rows.setdefault(
+            values if folds else number,
+            {**dict(zip(columns, values, strict=True)), "nanopublications": []},
+        )
+        named = {v for v in values if isinstance(v, str) and _is_nanopub(v, base)}
         if AGGREGATED in binding:
             named.update(binding[AGGREGATED]["value"].split())
-        row["nanopublications"] = sorted(named)
-        rows.append(row)
-    return columns, rows
+        row["nanopublications"] = sorted(named.union(row["nanopublications"]))
+    return columns, list(rows.values())
 
 
 def _is_nanopub(value: str, base: str) -> bool:
