@@ -203,6 +203,36 @@ def test_remote_build_through_the_graph_store_protocol(
         build(backend.settings)
 
 
+def test_a_rebuild_leaves_nothing_of_files_since_removed(
+    writable: Backend, built_state: Path, reader, tmp_path: Path
+) -> None:
+    """A graph only an earlier build loaded is gone after the next: one big, many small."""
+    reference = json.loads((built_state / "meta.json").read_text())
+    root = tmp_path / "root"
+    for folder in ("ontology", "data"):
+        shutil.copytree(writable.settings.root / folder, root / folder)
+    extra = f"{ID}extra/"
+    big = "".join(f'<{extra}{n}> <{extra}rank> "{n}" .\n' for n in range(2500))  # > DATA_CHUNK
+    (root / "data" / "extra-big.nt").write_text(big)
+    small = "".join(
+        f'<{extra}{n}> <{extra}label> "{n}" <{ID}graph/extra-{n}> .\n'
+        f"<{extra}{n}> <{extra}next> <{extra}{n + 1}> <{ID}graph/extra-{n}> .\n"
+        for n in range(450)  # more than two of the 200-graph requests that empty them
+    )
+    (root / "data" / "extra-small.nq").write_text(small)
+    grown = build(writable.settings.replace(data_root=root))
+    assert grown.quads == reference["quads"] + 2500 + 900
+    report = build(writable.settings)
+    store = writable.open()
+    try:
+        left = f'SELECT ?g WHERE {{ GRAPH ?g {{ ?s ?p ?o }} FILTER STRSTARTS(STR(?s), "{extra}") }}'
+        assert rows(ask(store, left)) == []
+        assert report.quads == quad_count(store) == reference["quads"]
+        assert store.graphs() == reader.graphs()
+    finally:
+        store.close()
+
+
 # Reading --------------------------------------------------------------------------------
 
 
