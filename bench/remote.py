@@ -66,7 +66,7 @@ def timed(store: Any, name: str, binds: tuple[Any, ...], runs: int, max_rows: in
     return statistics.median(samples)
 
 
-def bench(quads: int, work: Path, runs: int) -> list[dict[str, Any]]:
+def bench(quads: int, work: Path, runs: int, buffers: int) -> list[dict[str, Any]]:
     root = work / f"data-{quads}"
     subprocess.run(
         [
@@ -92,7 +92,7 @@ def bench(quads: int, work: Path, runs: int) -> list[dict[str, Any]]:
             "ms": (time.perf_counter() - started) * 1000,
         }
     ]
-    server = virtuoso.start(work / f"virtuoso-{quads}", max_rows=1_000_000)
+    server = virtuoso.start(work / f"virtuoso-{quads}", max_rows=1_000_000, buffers=buffers)
     try:
         remote = Settings.load(
             server.env, state_dir=work / f"remote-{quads}", data_root=root, **limits
@@ -126,12 +126,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quads", type=int, nargs="+", default=[100_000])
     parser.add_argument("--runs", type=int, default=20, help="timed answers per case (20)")
+    parser.add_argument(
+        "--buffers", type=int, default=340_000, help="Virtuoso's 8 kB page buffers (340,000)"
+    )
     parser.add_argument("--json", type=Path, help="also write the rows here")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="exmech-remote-bench-"))
     try:
-        rows = [row for quads in args.quads for row in bench(quads, work, args.runs)]
+        rows = [row for quads in args.quads for row in bench(quads, work, args.runs, args.buffers)]
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
