@@ -27,6 +27,7 @@ from conftest import ROOT, Listener, LiveServer, select, start_server, stop_serv
 from exmech import curation, nanopub, tokens, vocab
 from exmech.app import create_app
 from exmech.cli import main
+from exmech.errors import BadRequest
 from exmech.settings import Settings
 from exmech.store.embedded import EmbeddedStore
 from exmech.store.journal import Journal
@@ -167,7 +168,7 @@ def test_tokens_are_salted_hashes_checked_against_every_entry(tmp_path: Path) ->
 
 @pytest.mark.parametrize("line", ["not-an-iri salt " + "a" * 64, ADA_IRI + " salt short"])
 def test_malformed_token_entries_are_refused_with_their_place(line: str) -> None:
-    with pytest.raises(curation.BadRequest, match="EXMECH_TOKENS: entry 2"):
+    with pytest.raises(BadRequest, match="EXMECH_TOKENS: entry 2"):
         tokens.Keyring(f"{ADA.line()};{line}", None)
 
 

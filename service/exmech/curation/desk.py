@@ -1,0 +1,294 @@
+"""The curation desk: names and validates submissions, then accepts what conforms.
+
+Checking reads context from the store for just the IRIs a submission mentions, so its cost
+follows the submission. Accepting journals (fsync) and applies in one transaction. The
+desk's questions to the store are shipped queries (``nanopub-exists``, ``resource-types``,
+``claim-provenance``), with the IRIs bound, never pasted.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import pyoxigraph as ox
+import rdflib
+from rdflib.namespace import OWL
+
+from exmech import nanopub, queries, tokens, vocab
+from exmech.curation.submission import NO_FIELDS, Curator, Fields
+from exmech.curation.wrapping import now_literal, wrap
+from exmech.errors import BadRequest, Forbidden, NotFound, Unauthorized, Unprocessable
+from exmech.nanopub import PARTS, RETRACTS, SUPERSEDES, Named
+from exmech.settings import Settings
+from exmech.store import Query, Store
+from exmech.validation import (
+    SUBMISSION_CHECK,
+    Finding,
+    Report,
+    shapes_graph,
+    store_context,
+    validate,
+)
+
+ATTRIBUTED = vocab.PROV + "wasAttributedTo"
+VALIDATED = vocab.EXM + "validatedAgainst"
+CLAIM_SLUG = re.compile(r"^[0-9a-f]{20}$")
+_KINDS = {vocab.EXM + "Claim", vocab.EXM + "Retraction"}
+
+
+@dataclass
+class Checked:
+    """A submission after naming and validation: the quads to store and the verdict."""
+
+    quads: list[ox.Quad]
+    nanopubs: list[Named]
+    report: Report
+
+    def quads_of(self, chosen: Iterable[Named], base: str) -> list[ox.Quad]:
+        """The quads of the ``chosen`` nanopublications' graphs (to store only new ones)."""
+        graphs = {g for n in chosen for g in n.graphs(base)}
+        return [q for q in self.quads if nanopub.value(q.graph_name) in graphs]
+
+
+@dataclass
+class Outcome:
+    """What a submission did: its nanopublications, which already existed, the generation."""
+
+    checked: Checked
+    existing: set[str]
+    generation: str | None
+
+    @property
+    def added(self) -> bool:
+        """Whether anything was new (201 rather than 200)."""
+        return any(n.iri not in self.existing for n in self.checked.nanopubs)
+
+    def to_json(self) -> dict[str, Any]:
+        """The answer body of the write routes."""
+        nanopubs = self.checked.nanopubs
+        return {
+            "ok": True,
+            "existing": bool(nanopubs) and not self.added,
+            "nanopubs": [
+                {
+                    "iri": n.iri,
+                    "slug": n.slug,
+                    "kind": n.kind,
+                    "existing": n.iri in self.existing,
+                    "submitted_as": n.submitted_as,
+                }
+                for n in nanopubs
+            ],
+            "warnings": [asdict(f) for f in self.checked.report.findings],
+            "generation": self.generation,
+        }
+
+
+class ValidationFailed(Unprocessable):
+    """422: the submission does not conform; carries the report."""
+
+    def __init__(self, report: Report) -> None:
+        violations = sum(f.severity == "Violation" for f in report.findings)
+        super().__init__(
+            f"the submission was rejected: {violations} violation(s); see detail.results",
+            detail=report.to_json(),
+        )
+        self.report = report
+
+
+def finding(focus: str, message: str) -> Finding:
+    """A violation found by exmech's own submission checks (not a SHACL shape)."""
+    return Finding(focus, None, None, message, "Violation", SUBMISSION_CHECK)
+
+
+def publication_problems(
+    quads: Sequence[ox.Quad],
+    nanopubs: Sequence[Named],
+    curator: Curator | None,
+    shapes_version: str,
+) -> list[Finding]:
+    """Attribution and shapes version: raises Forbidden when a nanopublication speaks for
+    someone other than the curator; returns findings for a stale shapes version."""
+    ours = {n.iri for n in nanopubs}
+    problems: list[Finding] = []
+    for q in quads:
+        subject, obj = nanopub.value(q.subject), nanopub.value(q.object)
+        if curator is not None:
+            claimed = None
+            if q.predicate.value == ATTRIBUTED and subject in ours and obj != curator.iri:
+                claimed = f"<{subject}> is attributed to <{obj}>"
+            elif q.predicate.value == RETRACTS and subject != curator.iri:
+                claimed = f"<{subject}> retracts <{obj}>"
+            if claimed:
+                raise Forbidden(
+                    f"{claimed}, but your token publishes as <{curator.iri}>: a curator can "
+                    "publish and retract only in their own name"
+                )
+        if q.predicate.value == VALIDATED and subject in ours and obj != shapes_version:
+            problems.append(
+                finding(
+                    subject,
+                    f"exm:validatedAgainst is <{obj}>, but this service validates against "
+                    f"<{shapes_version}>: state that version.",
+                )
+            )
+    return problems
+
+
+def _rows(store: Store, name: str, **iris: str) -> list[dict[str, str]]:
+    """The rows of the shipped query ``name`` with ``iris`` bound, as plain values."""
+    subs = tuple((k, ("iri", v)) for k, v in iris.items())
+    text = queries.load(name).text
+    answer = store.query(
+        Query(text, "SELECT", "application/sparql-results+json", substitutions=subs)
+    )
+    data = json.loads(answer.body)
+    return [{k: v["value"] for k, v in b.items()} for b in data["results"]["bindings"]]
+
+
+class Curation:
+    """Validation and acceptance of submissions against one store (one desk per app).
+
+    Checking runs concurrently; acceptance holds a lock from the "does it exist?" check to
+    ``Store.add``, so concurrent identical submissions add one nanopublication, not two.
+    """
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+        self.base = settings.base_iri
+        self.keyring = tokens.Keyring(settings.tokens, settings.tokens_file)
+        self.context = store_context(store, settings.root)
+        version = shapes_graph(settings.root).value(rdflib.URIRef(vocab.SHAPES), OWL.versionIRI)
+        self.shapes_version = str(version or nanopub.SHAPES_VERSION)
+        self._lock = threading.Lock()
+
+    def authenticate(self, authorization: str | None, required: bool) -> Curator | None:
+        """The curator a ``Bearer`` token stands for.
+
+        Raises Forbidden when writes are disabled (no tokens configured) and Unauthorized
+        for a missing (when required) or unknown token. Messages never contain the token.
+        """
+        entries = self.keyring.entries()
+        if required and not entries:
+            raise Forbidden(
+                "curation writes are disabled: no curator tokens are configured (set "
+                "EXMECH_TOKENS_FILE or EXMECH_TOKENS; `exmech token add` creates a token)"
+            )
+        scheme, _, token = (authorization or "").partition(" ")
+        if not authorization:
+            if required:
+                raise Unauthorized("send the curator token as 'Authorization: Bearer <token>'")
+            return None
+        entry = tokens.find(entries, token.strip()) if scheme.lower() == "bearer" else None
+        if entry is None:
+            raise Unauthorized("the bearer token is not valid", detail={"invalid_token": True})
+        return Curator(entry.curator, entry.name or entry.curator)
+
+    def pubinfo(
+        self,
+        curator: Curator | None,
+        supersedes: Sequence[str] = (),
+        comment: str | None = None,
+    ) -> nanopub.PubInfo:
+        """The publication info the service writes: who (anonymous without a token), now,
+        what it supersedes, and the shapes version it validates against."""
+        who = curator or Curator(vocab.iri("curator", "anonymous", self.base), "anonymous")
+        return nanopub.PubInfo(
+            rdflib.URIRef(who.iri),
+            now_literal(),
+            tuple(rdflib.URIRef(s) for s in supersedes),
+            curator_name=who.name,
+            comment=comment,
+            shapes=rdflib.URIRef(self.shapes_version),
+        )
+
+    def check(
+        self,
+        quads: Sequence[ox.Quad],
+        curator: Curator | None,
+        fields: Fields = NO_FIELDS,
+        supersedes: Sequence[str] = (),
+    ) -> Checked:
+        """Name and validate a submission (nothing is written). Raises BadRequest, Forbidden."""
+        if not quads:
+            raise BadRequest("the submission holds no triples")
+        problems = [finding(*p) for p in nanopub.blank_node_problems(quads)]
+        if not problems and not any(q.predicate.value in PARTS for q in quads):
+            if any(not isinstance(q.graph_name, ox.DefaultGraph) for q in quads):
+                graph = nanopub.value(quads[0].graph_name) or "urn:exmech:default-graph"
+                problems = [
+                    finding(
+                        graph,
+                        "Named graphs without a nanopublication head: send bare assertion "
+                        "triples in the default graph, or complete nanopublications (head "
+                        "graph with np:hasAssertion, np:hasProvenance, np:hasPublicationInfo).",
+                    )
+                ]
+            else:
+                quads = wrap(quads, fields, self.pubinfo(curator, supersedes), self.base)
+        elif supersedes:
+            quads = [*quads, *self._supersede_quads(quads, supersedes)]
+        if problems:
+            return Checked(list(quads), [], Report.of(problems))
+        named, nanopubs, naming = nanopub.name(quads, self.base)
+        problems = [finding(*p) for p in naming]
+        problems += publication_problems(named, nanopubs, curator, self.shapes_version)
+        if problems:
+            return Checked(named, nanopubs, Report.of(problems))
+        defines = {g for n in nanopubs for g in (n.iri, *n.graphs(self.base))}
+        report = validate(named, self.settings.root, self.context, defines=defines)
+        return Checked(named, nanopubs, report)
+
+    @staticmethod
+    def _supersede_quads(quads: Sequence[ox.Quad], supersedes: Sequence[str]) -> list[ox.Quad]:
+        """``N npx:supersedes old`` in the pubinfo of each complete nanopublication."""
+        extra = []
+        for q in quads:
+            if q.predicate.value == vocab.NP + "hasPublicationInfo":
+                assert isinstance(q.object, ox.NamedNode)
+                for old in supersedes:
+                    extra.append(
+                        ox.Quad(q.subject, ox.NamedNode(SUPERSEDES), ox.NamedNode(old), q.object)
+                    )
+        return extra
+
+    def existing(self, nanopubs: Iterable[Named]) -> set[str]:
+        """The IRIs of those nanopublications the store already holds."""
+        return {n.iri for n in nanopubs if _rows(self.store, "nanopub-exists", resource=n.iri)}
+
+    def accept(self, checked: Checked) -> Outcome:
+        """Store the nanopublications that do not exist yet, in one atomic, durable write.
+
+        Raises ValidationFailed (422) when the report has violations.
+        """
+        if not checked.report.conforms:
+            raise ValidationFailed(checked.report)
+        with self._lock:
+            existing = self.existing(checked.nanopubs)
+            new = [n for n in checked.nanopubs if n.iri not in existing]
+            generation = None
+            if new:
+                payload = ox.serialize(
+                    checked.quads_of(new, self.base), format=ox.RdfFormat.N_QUADS
+                )
+                generation = self.store.add(payload or b"")
+        return Outcome(checked, existing, generation)
+
+    def claim(self, slug: str) -> str:
+        """The IRI of a stored claim or retraction; raises NotFound."""
+        node = vocab.iri("claim", slug, self.base) if CLAIM_SLUG.match(slug) else ""
+        types = _rows(self.store, "resource-types", resource=node) if node else []
+        if not any(row["type"] in _KINDS for row in types):
+            raise NotFound(f"no claim {slug!r}: use the 20-hex-digit slug of a stored claim")
+        return node
+
+    def defaults(self, node: str) -> Fields:
+        """The provenance fields of a stored claim, for a correction that leaves them out."""
+        rows = _rows(self.store, "claim-provenance", claim=node)
+        return Fields.of(rows[0]) if rows else Fields()

@@ -1,0 +1,124 @@
+"""What a request submits: its RDF syntax, the fields that make claims of bare triples, and
+the curator it acts for.
+
+Pure (no store, no Flask), so the desk and the routes share one reading of a submission.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pyoxigraph as ox
+import rdflib
+
+from exmech import formats, nanopub, vocab
+from exmech.errors import BadRequest, UnsupportedMediaType
+
+SUBMISSION_FORMATS = (
+    formats.TRIG,
+    formats.TURTLE,
+    formats.NQUADS,
+    formats.NTRIPLES,
+    formats.JSONLD,
+)
+FIELD_NAMES = ("study", "location", "status", "note", "wording")
+_IRI = re.compile(r"^https?://\S+$")
+_STATUS = re.compile(r"^[A-Z][A-Za-z]*$")
+
+
+@dataclass(frozen=True)
+class Curator:
+    """Who a request acts for: an IRI (ORCID welcome) and a display name."""
+
+    iri: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Fields:
+    """Request fields that make claims of bare assertion triples (query or form fields).
+
+    ``study`` (IRI or slug such as ``sherman-2013``), ``location`` (where in the study),
+    ``status`` (an ``exm:MediatorStatus`` local name such as ``MediationTested``, or its IRI),
+    ``wording`` (the source's words) and the optional ``note``.
+    """
+
+    study: str | None = None
+    location: str | None = None
+    status: str | None = None
+    note: str | None = None
+    wording: str | None = None
+
+    @classmethod
+    def of(cls, values: Mapping[str, str]) -> Fields:
+        """The fields present in a mapping; blank values count as absent.
+
+        >>> Fields.of({"study": " wun-2021 ", "note": ""})
+        Fields(study='wun-2021', location=None, status=None, note=None, wording=None)
+        """
+        return cls(**{k: (values.get(k) or "").strip() or None for k in FIELD_NAMES})
+
+    def over(self, defaults: Fields) -> Fields:
+        """These fields, the gaps filled from ``defaults`` (the note only with its status)."""
+        note = self.note if self.status else (self.note or defaults.note)
+        return Fields(
+            self.study or defaults.study,
+            self.location or defaults.location,
+            self.status or defaults.status,
+            note,
+            self.wording or defaults.wording,
+        )
+
+    def provenance(self, base: str) -> nanopub.Provenance:
+        """The provenance these fields give; raises BadRequest for a missing or odd study.
+
+        >>> Fields("wun-2021", status="OutcomeOnly").provenance(vocab.BASE).status
+        rdflib.term.URIRef('https://w3id.org/exmech/ontology#OutcomeOnly')
+        """
+        if not self.study:
+            raise BadRequest(
+                "bare assertion triples need the field study (a study IRI or slug such as "
+                "wun-2021), and location, status and wording; or send complete nanopublications"
+            )
+        if vocab.SLUG.match(self.study):
+            study = vocab.iri("study", self.study, base)
+        elif _IRI.match(self.study):
+            study = self.study
+        else:
+            raise BadRequest(f"study must be a study IRI or slug, not {self.study!r}")
+        status = None
+        if self.status:
+            if _IRI.match(self.status):
+                status = rdflib.URIRef(self.status)
+            elif _STATUS.match(self.status):
+                status = rdflib.URIRef(vocab.EXM + self.status)
+            else:
+                raise BadRequest(
+                    f"status must be an exm:MediatorStatus name such as NotMeasured, "
+                    f"not {self.status!r}"
+                )
+        return nanopub.Provenance(
+            rdflib.URIRef(study), self.location, status, self.note, self.wording
+        )
+
+
+NO_FIELDS = Fields()  # the default where no fields are given (frozen, so safe to share)
+
+
+def body_format(content_type: str | None) -> ox.RdfFormat:
+    """The RDF syntax a request body declares; raises UnsupportedMediaType (415).
+
+    >>> body_format("text/turtle; charset=utf-8").name
+    'Turtle'
+    """
+    offer = formats.by_name(formats.media_type_of(content_type), SUBMISSION_FORMATS)
+    fmt = ox.RdfFormat.from_media_type(offer.media_type) if offer else None
+    if fmt is None:
+        accepted = ", ".join(f.media_type for f in SUBMISSION_FORMATS)
+        raise UnsupportedMediaType(
+            f"cannot read a {formats.media_type_of(content_type) or 'body without a type'}; "
+            f"send one of {accepted} (RDF/XML is not accepted)"
+        )
+    return fmt
