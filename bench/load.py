@@ -52,7 +52,11 @@ API = [
     "/api/studies/wun-2021",
 ]
 PAGES = [
-    "/id/mechanism/motor-control", "/id/exercise/yoga", "/id/study/wun-2021", "/", "/evidence-map",
+    "/id/mechanism/motor-control",
+    "/id/exercise/yoga",
+    "/id/study/wun-2021",
+    "/",
+    "/evidence-map",
 ]
 # Relative weights of the request kinds each client draws from.
 MIX = {"sparql": 40, "page": 20, "api": 25, "submit": 15}
@@ -110,8 +114,9 @@ def vocabulary(client: httpx.Client) -> tuple[list[str], list[str], list[str]]:
 class Claims:
     """A thread-safe supply of distinct (exercise, mechanism, study) combinations."""
 
-    def __init__(self, exercises: list[str], mechanisms: list[str], studies: list[str],
-                 seed: int) -> None:
+    def __init__(
+        self, exercises: list[str], mechanisms: list[str], studies: list[str], seed: int
+    ) -> None:
         combos = list(itertools.product(exercises, mechanisms, studies))
         random.Random(seed).shuffle(combos)
         self._iter: Iterator[tuple[str, str, str]] = iter(combos)
@@ -135,8 +140,14 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[rank - 1] if fraction < 1 else ordered[-1]
 
 
-def run(url: str, token: str, clients: int = 32, seconds: float = 60.0, seed: int = 0,
-        timeout: float = 60.0) -> Report:
+def run(
+    url: str,
+    token: str,
+    clients: int = 32,
+    seconds: float = 60.0,
+    seed: int = 0,
+    timeout: float = 60.0,
+) -> Report:
     """Drive ``clients`` threads at ``url`` for ``seconds``, then check every 201 is readable."""
     report = Report(clients, seconds)
     with httpx.Client(base_url=url, timeout=timeout) as probe:
@@ -158,10 +169,13 @@ def run(url: str, token: str, clients: int = 32, seconds: float = 60.0, seed: in
             accept = "text/turtle" if query.startswith("CONSTRUCT") else RESULTS_JSON
             if rng.random() < 0.5:
                 return kind, lambda: client.get(
-                    "/sparql", params={"query": query}, headers={"Accept": accept})
+                    "/sparql", params={"query": query}, headers={"Accept": accept}
+                )
             return kind, lambda: client.post(
-                "/sparql", content=query.encode(),
-                headers={"Accept": accept, "Content-Type": "application/sparql-query"})
+                "/sparql",
+                content=query.encode(),
+                headers={"Accept": accept, "Content-Type": "application/sparql-query"},
+            )
         if kind == "page":
             path = rng.choice(PAGES)
             turtle = path.startswith("/id/") and rng.random() < 0.5
@@ -174,12 +188,19 @@ def run(url: str, token: str, clients: int = 32, seconds: float = 60.0, seed: in
         if combo is None:  # every combination used: read instead
             return "api", lambda: client.get(API[0])
         exercise, mechanism, study = combo
-        params = {"study": study, "location": "abstract", "status": "NotMeasured",
-                  "wording": "load test claim"}
+        params = {
+            "study": study,
+            "location": "abstract",
+            "status": "NotMeasured",
+            "wording": "load test claim",
+        }
         body = f"<{exercise}> <{MECHANISM}> <{mechanism}> .".encode()
         return kind, lambda: client.post(
-            "/curation/submissions", params=params, content=body,
-            headers={**auth, "Content-Type": "text/turtle", "Accept": "application/json"})
+            "/curation/submissions",
+            params=params,
+            content=body,
+            headers={**auth, "Content-Type": "text/turtle", "Accept": "application/json"},
+        )
 
     def worker(number: int) -> None:
         rng = random.Random(seed * 1000 + number)
@@ -204,12 +225,14 @@ def run(url: str, token: str, clients: int = 32, seconds: float = 60.0, seed: in
                     if response.status_code >= 500:
                         report.server_errors += 1
                         if len(report.samples) < 5:
-                            report.samples.append(f"{kind} {response.status_code}: "
-                                                  f"{response.text[:300]}")
+                            report.samples.append(
+                                f"{kind} {response.status_code}: {response.text[:300]}"
+                            )
                     if kind == "submit":
                         if response.status_code == 201:
-                            accepted.extend(n["slug"] for n in response.json()["nanopubs"]
-                                            if not n["existing"])
+                            accepted.extend(
+                                n["slug"] for n in response.json()["nanopubs"] if not n["existing"]
+                            )
                         elif response.status_code == 200:
                             report.existing += 1
                         elif response.status_code < 500:
@@ -241,8 +264,11 @@ def run(url: str, token: str, clients: int = 32, seconds: float = 60.0, seed: in
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", default="http://127.0.0.1:8000")
-    parser.add_argument("--token", default=os.environ.get("EXMECH_TOKEN", ""),
-                        help="a curator token (default: EXMECH_TOKEN)")
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("EXMECH_TOKEN", ""),
+        help="a curator token (default: EXMECH_TOKEN)",
+    )
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--seed", type=int, default=0)

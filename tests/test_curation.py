@@ -93,8 +93,13 @@ class Case:
             lines = [line[2:] for line in path.read_text().splitlines() if line.startswith("# ")]
         head = dict(line.split(": ", 1) for line in lines if ": " in line)
         token = CY_TOKEN if head.get("curator") == "cy" else ADA_TOKEN
-        return cls(path, head.get("expect", ""), int(head.get("status", 201)),
-                   head.get("fields", ""), token)
+        return cls(
+            path,
+            head.get("expect", ""),
+            int(head.get("status", 201)),
+            head.get("fields", ""),
+            token,
+        )
 
     def post(self, client: FlaskClient, route: str = "/curation/submissions") -> Any:
         return client.post(
@@ -125,8 +130,14 @@ def private_state(built_state: Path, target: Path) -> Path:
 def app(tmp_path_factory: pytest.TempPathFactory, built_state: Path) -> Iterator[Flask]:
     """The app over a private store, in-process (no worker processes), small upload limit."""
     state = private_state(built_state, tmp_path_factory.mktemp("curation") / "state")
-    settings = Settings(state_dir=state, data_root=ROOT, tokens=KEYS, log_requests=False,
-                        max_upload_bytes=60_000, cache_entries=64)
+    settings = Settings(
+        state_dir=state,
+        data_root=ROOT,
+        tokens=KEYS,
+        log_requests=False,
+        max_upload_bytes=60_000,
+        cache_entries=64,
+    )
     store = EmbeddedStore(settings, workers=False)
     yield create_app(settings, store=store)
     store.close()
@@ -143,8 +154,9 @@ def store_of(app: Flask) -> EmbeddedStore:
 
 
 def bare(exercise: str, mechanism: str) -> bytes:
-    return (f"<{ID}exercise/{exercise}> <{vocab.EXM}proposedMechanism> "
-            f"<{ID}mechanism/{mechanism}> .\n").encode()
+    return (
+        f"<{ID}exercise/{exercise}> <{vocab.EXM}proposedMechanism> <{ID}mechanism/{mechanism}> .\n"
+    ).encode()
 
 
 # --- pure parts ----------------------------------------------------------------------
@@ -179,8 +191,9 @@ def test_nanopub_shapes_version_is_the_shapes_version_iri() -> None:
 
 
 def test_a_correction_of_provenance_only_gets_its_own_iri() -> None:
-    line = nanopub.ntriples_line(f"<{ID}exercise/yoga>", f"<{vocab.EXM}proposedMechanism>",
-                                 f"<{ID}mechanism/mood>")
+    line = nanopub.ntriples_line(
+        f"<{ID}exercise/yoga>", f"<{vocab.EXM}proposedMechanism>", f"<{ID}mechanism/mood>"
+    )
     old = vocab.iri("claim", nanopub.slug_for([line], "s"))
     assert nanopub.slug_for([line], "s") == vocab.claim_slug([line], "s")
     assert vocab.iri("claim", nanopub.slug_for([line], "s", [old])) != old
@@ -191,8 +204,11 @@ def test_export_writes_accepted_submissions_since_a_date(tmp_path: Path) -> None
     old = b'<https://example.org/a> <https://example.org/p> "old" <https://example.org/g> .\n'
     new = b'<https://example.org/a> <https://example.org/p> "new" <https://example.org/g> .\n'
     journal.append(old)
-    text = (tmp_path / "journal.log").read_bytes().replace(
-        datetime.now(UTC).strftime("%Y-%m-%d").encode(), b"2020-01-01", 1)
+    text = (
+        (tmp_path / "journal.log")
+        .read_bytes()
+        .replace(datetime.now(UTC).strftime("%Y-%m-%d").encode(), b"2020-01-01", 1)
+    )
     (tmp_path / "journal.log").write_bytes(text)
     journal = Journal(tmp_path / "journal.log")
     journal.append(new)
@@ -214,8 +230,9 @@ def test_valid_submission_is_accepted(path: Path, app: Flask, client: FlaskClien
     assert body["ok"] and body["existing"] == (case.status == 200)
     assert response.headers["Location"] == body["nanopubs"][0]["iri"]
     for item in body["nanopubs"]:
-        rows = select(store_of(app), "SELECT ?np ?h { GRAPH ?h { ?np a ?kind } }",
-                      np=f"<{item['iri']}>")
+        rows = select(
+            store_of(app), "SELECT ?np ?h { GRAPH ?h { ?np a ?kind } }", np=f"<{item['iri']}>"
+        )
         assert rows and rows[0]["h"] == vocab.claim_graphs(item["slug"])["head"]
     assert not select(store_of(app), INCOMPLETE)
     again = case.post(client)
@@ -250,8 +267,12 @@ def test_syntax_errors_give_line_and_column(client: FlaskClient) -> None:
 def test_every_format_carries_the_same_claim(tmp_path: Path, built_state: Path) -> None:
     """TriG, N-Quads and JSON-LD of one nanopublication, Turtle and a form for bare triples:
     one claim IRI."""
-    settings = Settings(state_dir=private_state(built_state, tmp_path / "s"), data_root=ROOT,
-                        tokens=KEYS, log_requests=False)
+    settings = Settings(
+        state_dir=private_state(built_state, tmp_path / "s"),
+        data_root=ROOT,
+        tokens=KEYS,
+        log_requests=False,
+    )
     store = EmbeddedStore(settings, workers=False)
     client = create_app(settings, store=store).test_client()
     trig = (SUBMISSIONS / "valid" / "complete-placeholder-iris.trig").read_bytes()
@@ -263,18 +284,31 @@ def test_every_format_carries_the_same_claim(tmp_path: Path, built_state: Path) 
     }
     iris = set()
     for media_type, data in bodies.items():
-        response = client.post("/curation/submissions", data=data, content_type=media_type,
-                               headers=auth(ADA_TOKEN))
+        response = client.post(
+            "/curation/submissions", data=data, content_type=media_type, headers=auth(ADA_TOKEN)
+        )
         assert response.status_code in (200, 201), response.get_json()
         iris.add(response.get_json()["nanopubs"][0]["iri"])
     fields = "study=wun-2021&location=abstract&status=NotMeasured&wording=w"
-    turtle = client.post(f"/curation/submissions?{fields}", data=bare("stretching", "flexibility"),
-                         content_type="text/turtle", headers=auth(ADA_TOKEN))
+    turtle = client.post(
+        f"/curation/submissions?{fields}",
+        data=bare("stretching", "flexibility"),
+        content_type="text/turtle",
+        headers=auth(ADA_TOKEN),
+    )
     form = client.post(
         "/curation/submissions",
-        data={"study": "wun-2021", "location": "abstract", "status": "NotMeasured",
-              "wording": "w", "data": (__import__("io").BytesIO(bare("stretching", "flexibility")),
-                                       "claim.nt", "application/n-triples")},
+        data={
+            "study": "wun-2021",
+            "location": "abstract",
+            "status": "NotMeasured",
+            "wording": "w",
+            "data": (
+                __import__("io").BytesIO(bare("stretching", "flexibility")),
+                "claim.nt",
+                "application/n-triples",
+            ),
+        },
         content_type="multipart/form-data",
         headers=auth(ADA_TOKEN),
     )
@@ -291,40 +325,59 @@ def test_dry_run_reports_and_stores_nothing(client: FlaskClient) -> None:
     body = anonymous.get_json()
     assert anonymous.status_code == 200 and body["conforms"] is True
     assert body["nanopubs"][0]["existing"] is False and body["generation"] is None
-    report = client.post(f"/curation/validate?{FIELDS}", data=data, content_type="text/turtle",
-                         headers={"Accept": "text/turtle"})
+    report = client.post(
+        f"/curation/validate?{FIELDS}",
+        data=data,
+        content_type="text/turtle",
+        headers={"Accept": "text/turtle"},
+    )
     assert report.status_code == 200
     assert (None, SH.conforms, None) in Graph().parse(data=report.data, format="turtle")
-    rows = select(store_of(client.application), "SELECT ?np ?p { ?np ?p ?o }",
-                  np=f"<{body['nanopubs'][0]['iri']}>")
+    rows = select(
+        store_of(client.application),
+        "SELECT ?np ?p { ?np ?p ?o }",
+        np=f"<{body['nanopubs'][0]['iri']}>",
+    )
     assert rows == []
     assert case.post(client, "/curation/validate").status_code == 200
 
 
 def test_a_rejection_is_a_validation_report_in_turtle_on_request(client: FlaskClient) -> None:
-    response = client.post(f"/curation/submissions?{FIELDS}", data=bare("yoga", "telepathy"),
-                           content_type="text/turtle",
-                           headers={**auth(ADA_TOKEN), "Accept": "text/turtle"})
+    response = client.post(
+        f"/curation/submissions?{FIELDS}",
+        data=bare("yoga", "telepathy"),
+        content_type="text/turtle",
+        headers={**auth(ADA_TOKEN), "Accept": "text/turtle"},
+    )
     assert response.status_code == 422 and response.mimetype == "text/turtle"
     graph = Graph().parse(data=response.data, format="turtle")
     assert (None, SH.conforms, None) in graph
     focus = {str(o) for o in graph.objects(None, SH.focusNode)}
     assert f"{ID}exercise/yoga" in focus
-    as_json = client.post(f"/curation/validate?{FIELDS}", data=bare("yoga", "telepathy"),
-                          content_type="text/turtle").get_json()["detail"]["results"]
+    as_json = client.post(
+        f"/curation/validate?{FIELDS}", data=bare("yoga", "telepathy"), content_type="text/turtle"
+    ).get_json()["detail"]["results"]
     assert {"focus", "path", "value", "message", "severity", "shape"} <= set(as_json[0])
-    refused = client.post("/curation/submissions", data=b"", content_type="text/turtle",
-                          headers={**auth(ADA_TOKEN), "Accept": "image/png"})
+    refused = client.post(
+        "/curation/submissions",
+        data=b"",
+        content_type="text/turtle",
+        headers={**auth(ADA_TOKEN), "Accept": "image/png"},
+    )
     assert refused.status_code == 406
 
 
 def test_uploads_are_limited(client: FlaskClient) -> None:
     big = b"# padding\n" * 7000
     for content_type in ("text/turtle", "multipart/form-data"):
-        data: Any = big if content_type == "text/turtle" else {
-            "data": (__import__("io").BytesIO(big), "x.ttl", "text/turtle")}
-        response = client.post("/curation/submissions", data=data, content_type=content_type,
-                               headers=auth(ADA_TOKEN))
+        data: Any = (
+            big
+            if content_type == "text/turtle"
+            else {"data": (__import__("io").BytesIO(big), "x.ttl", "text/turtle")}
+        )
+        response = client.post(
+            "/curation/submissions", data=data, content_type=content_type, headers=auth(ADA_TOKEN)
+        )
         assert response.status_code == 413, response.data
         assert "60000 bytes" in response.get_json()["error"]
 
@@ -337,12 +390,18 @@ def test_unknown_body_types_are_415(client: FlaskClient) -> None:
 def test_json_ld_remote_contexts_are_never_fetched(client: FlaskClient) -> None:
     listener = Listener()
     port = listener.port
-    for context in (f"http://127.0.0.1:{port}/ctx.jsonld",
-                    [f"http://127.0.0.1:{port}/a.jsonld", {"exm": vocab.EXM}]):
-        doc = {"@context": context, "@id": f"{ID}exercise/yoga",
-               "exm:proposedMechanism": {"@id": f"{ID}mechanism/mood"}}
-        response = client.post(f"/curation/validate?{FIELDS}", data=json.dumps(doc),
-                               content_type="application/ld+json")
+    for context in (
+        f"http://127.0.0.1:{port}/ctx.jsonld",
+        [f"http://127.0.0.1:{port}/a.jsonld", {"exm": vocab.EXM}],
+    ):
+        doc = {
+            "@context": context,
+            "@id": f"{ID}exercise/yoga",
+            "exm:proposedMechanism": {"@id": f"{ID}mechanism/mood"},
+        }
+        response = client.post(
+            f"/curation/validate?{FIELDS}", data=json.dumps(doc), content_type="application/ld+json"
+        )
         assert response.status_code == 400
         assert "never fetched" in response.get_json()["error"]
     assert listener.settled() == 0
@@ -353,26 +412,40 @@ def test_json_ld_remote_contexts_are_never_fetched(client: FlaskClient) -> None:
 
 
 def test_writes_need_a_valid_bearer_token(client: FlaskClient) -> None:
-    for headers, error in (({}, None), ({"Authorization": "Bearer nope"}, "invalid_token"),
-                           ({"Authorization": f"Basic {ADA_TOKEN}"}, "invalid_token")):
-        response = client.post(f"/curation/submissions?{FIELDS}", data=bare("yoga", "sleep"),
-                               content_type="text/turtle", headers=headers)
+    for headers, error in (
+        ({}, None),
+        ({"Authorization": "Bearer nope"}, "invalid_token"),
+        ({"Authorization": f"Basic {ADA_TOKEN}"}, "invalid_token"),
+    ):
+        response = client.post(
+            f"/curation/submissions?{FIELDS}",
+            data=bare("yoga", "sleep"),
+            content_type="text/turtle",
+            headers=headers,
+        )
         assert response.status_code == 401
         challenge = response.headers["WWW-Authenticate"]
         assert challenge.startswith("Bearer ") and (error is None or error in challenge)
         assert ADA_TOKEN not in response.get_data(as_text=True)
-    for route in ("/curation/claims/66bd78928268d95e30a2/retract",
-                  "/curation/claims/66bd78928268d95e30a2/supersede"):
+    for route in (
+        "/curation/claims/66bd78928268d95e30a2/retract",
+        "/curation/claims/66bd78928268d95e30a2/supersede",
+    ):
         assert client.post(route).status_code == 401
 
 
 def test_without_tokens_writes_are_disabled(tmp_path: Path, built_state: Path) -> None:
-    settings = Settings(state_dir=private_state(built_state, tmp_path / "s"), data_root=ROOT,
-                        log_requests=False)
+    settings = Settings(
+        state_dir=private_state(built_state, tmp_path / "s"), data_root=ROOT, log_requests=False
+    )
     store = EmbeddedStore(settings, workers=False)
     client = create_app(settings, store=store).test_client()
-    response = client.post(f"/curation/submissions?{FIELDS}", data=bare("yoga", "sleep"),
-                           content_type="text/turtle", headers=auth(ADA_TOKEN))
+    response = client.post(
+        f"/curation/submissions?{FIELDS}",
+        data=bare("yoga", "sleep"),
+        content_type="text/turtle",
+        headers=auth(ADA_TOKEN),
+    )
     assert response.status_code == 403
     assert "writes are disabled" in response.get_json()["error"]
     assert client.get("/curation").get_json()["writes_enabled"] is False
@@ -384,36 +457,55 @@ def test_without_tokens_writes_are_disabled(tmp_path: Path, built_state: Path) -
 
 def test_supersede_copies_what_it_leaves_out_and_keeps_the_old_claim(app: Flask) -> None:
     client = app.test_client()
-    new = client.post(f"/curation/submissions?{FIELDS.replace('abstract', 'results')}",
-                      data=bare("running", "sleep"), content_type="text/turtle",
-                      headers=auth(ADA_TOKEN)).get_json()["nanopubs"][0]
-    same = client.post(f"/curation/claims/{new['slug']}/supersede?location=discussion",
-                       data=bare("running", "sleep"), content_type="text/turtle",
-                       headers=auth(ADA_TOKEN))
+    new = client.post(
+        f"/curation/submissions?{FIELDS.replace('abstract', 'results')}",
+        data=bare("running", "sleep"),
+        content_type="text/turtle",
+        headers=auth(ADA_TOKEN),
+    ).get_json()["nanopubs"][0]
+    same = client.post(
+        f"/curation/claims/{new['slug']}/supersede?location=discussion",
+        data=bare("running", "sleep"),
+        content_type="text/turtle",
+        headers=auth(ADA_TOKEN),
+    )
     assert same.status_code == 201, same.get_json()
     fixed = same.get_json()["nanopubs"][0]
     assert fixed["iri"] != new["iri"]  # same assertion and study, yet its own IRI
-    other = client.post(f"/curation/claims/{new['slug']}/supersede",
-                        data=bare("running", "mood"), content_type="text/turtle",
-                        headers=auth(ADA_TOKEN))
+    other = client.post(
+        f"/curation/claims/{new['slug']}/supersede",
+        data=bare("running", "mood"),
+        content_type="text/turtle",
+        headers=auth(ADA_TOKEN),
+    )
     assert other.status_code == 201
-    rows = select(store_of(app), f"""
+    rows = select(
+        store_of(app),
+        f"""
         PREFIX npx: <{vocab.NPX}> PREFIX exm: <{vocab.EXM}> PREFIX np: <{vocab.NP}>
         SELECT ?old ?new ?location WHERE {{
           ?new npx:supersedes ?old ; np:hasProvenance ?p .
           GRAPH ?p {{ ?a exm:locationInStudy ?location }} }} ORDER BY ?location""",
-                  old=f"<{new['iri']}>")
+        old=f"<{new['iri']}>",
+    )
     assert [r["location"] for r in rows] == ["discussion", "results"]
     assert select(store_of(app), "SELECT ?old ?kind { ?old a ?kind }", old=f"<{new['iri']}>")
-    assert client.post("/curation/claims/ffffffffffffffffffff/supersede",
-                       headers=auth(ADA_TOKEN)).status_code == 404
+    assert (
+        client.post(
+            "/curation/claims/ffffffffffffffffffff/supersede", headers=auth(ADA_TOKEN)
+        ).status_code
+        == 404
+    )
 
 
 def test_retract_with_a_reason_once_per_curator(app: Flask) -> None:
     client = app.test_client()
-    target = client.post(f"/curation/submissions?{FIELDS}", data=bare("tai-chi", "mood"),
-                         content_type="text/turtle",
-                         headers=auth(ADA_TOKEN)).get_json()["nanopubs"][0]
+    target = client.post(
+        f"/curation/submissions?{FIELDS}",
+        data=bare("tai-chi", "mood"),
+        content_type="text/turtle",
+        headers=auth(ADA_TOKEN),
+    ).get_json()["nanopubs"][0]
     route = f"/curation/claims/{target['slug']}/retract"
     first = client.post(route, json={"reason": "misread the table"}, headers=auth(ADA_TOKEN))
     assert first.status_code == 201, first.get_json()
@@ -422,15 +514,21 @@ def test_retract_with_a_reason_once_per_curator(app: Flask) -> None:
     assert client.post(route, headers=auth(ADA_TOKEN)).get_json()["existing"] is True
     by_cy = client.post(route, headers=auth(CY_TOKEN)).get_json()["nanopubs"][0]
     assert by_cy["iri"] != retraction["iri"]  # any curator may withdraw a claim, once
-    rows = select(store_of(app), f"""
+    rows = select(
+        store_of(app),
+        f"""
         PREFIX npx: <{vocab.NPX}> PREFIX rdfs: <{vocab.RDFS}> PREFIX np: <{vocab.NP}>
         SELECT ?r ?old ?who ?why WHERE {{
           ?r rdfs:comment ?why ; np:hasAssertion ?a . GRAPH ?a {{ ?who npx:retracts ?old }} }}""",
-                  r=f"<{retraction['iri']}>", old=f"<{target['iri']}>")
+        r=f"<{retraction['iri']}>",
+        old=f"<{target['iri']}>",
+    )
     assert [(r["who"], r["why"]) for r in rows] == [(ADA_IRI, "misread the table")]
     assert select(store_of(app), "SELECT ?old ?kind { ?old a ?kind }", old=f"<{target['iri']}>")
-    assert client.post("/curation/claims/not-a-slug/retract",
-                       headers=auth(ADA_TOKEN)).status_code == 404
+    assert (
+        client.post("/curation/claims/not-a-slug/retract", headers=auth(ADA_TOKEN)).status_code
+        == 404
+    )
 
 
 def test_a_write_invalidates_cached_answers(client: FlaskClient) -> None:
@@ -440,8 +538,12 @@ def test_a_write_invalidates_cached_answers(client: FlaskClient) -> None:
     cached = client.get("/sparql", query_string=query, headers=accept)
     assert cached.headers["Exmech-Cache"] == "hit"
     assert f"{ID}mechanism/sleep" not in cached.get_data(as_text=True)
-    accepted = client.post(f"/curation/submissions?{FIELDS}", data=bare("mckenzie", "sleep"),
-                           content_type="text/turtle", headers=auth(ADA_TOKEN))
+    accepted = client.post(
+        f"/curation/submissions?{FIELDS}",
+        data=bare("mckenzie", "sleep"),
+        content_type="text/turtle",
+        headers=auth(ADA_TOKEN),
+    )
     assert accepted.status_code == 201
     fresh = client.get("/sparql", query_string=query, headers=accept)
     assert fresh.headers["Exmech-Cache"] == "miss"
@@ -461,8 +563,12 @@ def server(tmp_path_factory: pytest.TempPathFactory, built_state: Path) -> Itera
 
 
 def sparql(url: str, query: str) -> list[dict[str, str]]:
-    response = httpx.post(f"{url}/sparql", data={"query": query},
-                          headers={"Accept": "application/sparql-results+json"}, timeout=30)
+    response = httpx.post(
+        f"{url}/sparql",
+        data={"query": query},
+        headers={"Accept": "application/sparql-results+json"},
+        timeout=30,
+    )
     response.raise_for_status()
     return [{k: v["value"] for k, v in b.items()} for b in response.json()["results"]["bindings"]]
 
@@ -473,9 +579,12 @@ def test_concurrent_curators_lose_nothing_and_duplicate_nothing(server: LiveServ
     work = [(e, m) for e in exercises for m in mechanisms] + [("back-school", "sleep")] * 8
 
     def send(pair: tuple[str, str]) -> tuple[int, str]:
-        response = httpx.post(f"{server.url}/curation/submissions?{FIELDS}", data=bare(*pair),
-                              headers={**auth(ADA_TOKEN), "Content-Type": "text/turtle"},
-                              timeout=60)
+        response = httpx.post(
+            f"{server.url}/curation/submissions?{FIELDS}",
+            data=bare(*pair),
+            headers={**auth(ADA_TOKEN), "Content-Type": "text/turtle"},
+            timeout=60,
+        )
         return response.status_code, response.json()["nanopubs"][0]["iri"]
 
     with ThreadPoolExecutor(max_workers=6) as pool:
@@ -491,8 +600,12 @@ def test_concurrent_curators_lose_nothing_and_duplicate_nothing(server: LiveServ
 
 def test_tokens_never_reach_the_log(server: LiveServer) -> None:
     for token in (ADA_TOKEN, "exm_wrong-token-value"):
-        httpx.post(f"{server.url}/curation/validate?{FIELDS}", data=bare("yoga", "sleep"),
-                   headers={**auth(token), "Content-Type": "text/turtle"}, timeout=30)
+        httpx.post(
+            f"{server.url}/curation/validate?{FIELDS}",
+            data=bare("yoga", "sleep"),
+            headers={**auth(token), "Content-Type": "text/turtle"},
+            timeout=30,
+        )
     output = server.output()
     assert "/curation/validate" in output
     assert ADA_TOKEN not in output and "wrong-token-value" not in output
@@ -504,24 +617,38 @@ def test_cli_submits_validates_and_exports(server: LiveServer, tmp_path: Path) -
     base = ["--state-dir", str(server.state_dir), "--data-root", str(ROOT)]
     claim = tmp_path / "claim.ttl"
     claim.write_bytes(bare("interval-training", "sleep"))
-    fields = ["--study", "wun-2021", "--location", "abstract", "--status", "NotMeasured",
-              "--wording", "w"]
-    dry = runner.invoke(main, [*base, "submit", str(claim), "--url", server.url, "--dry-run",
-                               *fields])
+    fields = [
+        "--study",
+        "wun-2021",
+        "--location",
+        "abstract",
+        "--status",
+        "NotMeasured",
+        "--wording",
+        "w",
+    ]
+    dry = runner.invoke(
+        main, [*base, "submit", str(claim), "--url", server.url, "--dry-run", *fields]
+    )
     assert dry.exit_code == 0 and dry.output.startswith("valid claim "), dry.output
-    sent = runner.invoke(main, [*base, "submit", str(claim), "--url", server.url, *fields],
-                         env={"EXMECH_TOKEN": ADA_TOKEN})
+    sent = runner.invoke(
+        main,
+        [*base, "submit", str(claim), "--url", server.url, *fields],
+        env={"EXMECH_TOKEN": ADA_TOKEN},
+    )
     assert sent.exit_code == 0 and sent.output.startswith("added claim "), sent.output
     iri = sent.output.split()[-1]
-    refused = runner.invoke(main, [*base, "submit", str(claim), "--url", server.url,
-                                   "--token", ADA_TOKEN, *fields[:2]])
+    refused = runner.invoke(
+        main, [*base, "submit", str(claim), "--url", server.url, "--token", ADA_TOKEN, *fields[:2]]
+    )
     assert refused.exit_code == 1 and "where in the study" in refused.output
     anonymous = runner.invoke(main, [*base, "submit", str(claim), "--url", server.url, *fields])
     assert anonymous.exit_code == 2 and "401" in anonymous.output
     exported = runner.invoke(main, [*base, "export", "--since", "2000-01-01"])
     assert exported.exit_code == 0
-    graphs = {q.graph_name.value for q in ox.parse(exported.output.encode(),
-                                                   format=ox.RdfFormat.TRIG)}
+    graphs = {
+        q.graph_name.value for q in ox.parse(exported.output.encode(), format=ox.RdfFormat.TRIG)
+    }
     assert vocab.claim_graphs(iri.rsplit("/", 1)[-1])["pubinfo"] in graphs
     mine = tmp_path / "mine.trig"
     mine.write_bytes(Path(SUBMISSIONS / "valid" / "complete-claim.trig").read_bytes())
@@ -531,8 +658,9 @@ def test_cli_submits_validates_and_exports(server: LiveServer, tmp_path: Path) -
 
 def test_token_add_prints_once_and_stores_the_hash(tmp_path: Path) -> None:
     path = tmp_path / "tokens"
-    result = CliRunner().invoke(main, ["token", "add", "--curator", ADA_IRI, "--name", "Ada",
-                                       "--file", str(path)])
+    result = CliRunner().invoke(
+        main, ["token", "add", "--curator", ADA_IRI, "--name", "Ada", "--file", str(path)]
+    )
     assert result.exit_code == 0
     secret = result.stdout.strip()
     assert secret.startswith(tokens.PREFIX) and secret not in path.read_text()

@@ -32,8 +32,17 @@ from test_curation import ADA_TOKEN, COUNT_CREATED, FIELDS, INCOMPLETE, KEYS, au
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 EXERCISES = ("aerobic", "yoga", "pilates", "walking", "resistance", "aquatic", "stretching")
-MECHANISMS = ("sleep", "mindfulness", "relaxation", "catastrophizing", "body-awareness",
-              "proprioception", "systemic-inflammation", "social-engagement", "muscle-size")
+MECHANISMS = (
+    "sleep",
+    "mindfulness",
+    "relaxation",
+    "catastrophizing",
+    "body-awareness",
+    "proprioception",
+    "systemic-inflammation",
+    "social-engagement",
+    "muscle-size",
+)
 
 
 def quad(n: int) -> bytes:
@@ -152,8 +161,9 @@ def kill_9(server_pid: int) -> list[int]:
 
 
 def test_kill_9_mid_stream_loses_no_acknowledged_submission(tmp_path: Path, state: Path) -> None:
-    server = start_server(state, tmp_path / "server.log", EXMECH_TOKENS=KEYS,
-                          EXMECH_QUERY_WORKERS="2")
+    server = start_server(
+        state, tmp_path / "server.log", EXMECH_TOKENS=KEYS, EXMECH_QUERY_WORKERS="2"
+    )
     pairs = iter(product(EXERCISES, MECHANISMS))
     acknowledged: list[str] = []
     lock, stop = threading.Lock(), threading.Event()
@@ -166,8 +176,11 @@ def test_kill_9_mid_stream_loses_no_acknowledged_submission(tmp_path: Path, stat
                 return
             try:
                 response = httpx.post(
-                    f"{server.url}/curation/submissions?{FIELDS}", data=bare(*pair),
-                    headers={**auth(ADA_TOKEN), "Content-Type": "text/turtle"}, timeout=30)
+                    f"{server.url}/curation/submissions?{FIELDS}",
+                    data=bare(*pair),
+                    headers={**auth(ADA_TOKEN), "Content-Type": "text/turtle"},
+                    timeout=30,
+                )
             except httpx.HTTPError:
                 return
             if response.status_code in (200, 201):
@@ -209,8 +222,12 @@ def test_kill_9_during_build_then_the_next_build_is_complete(tmp_path: Path, sta
         settings = Settings(state_dir=state, data_root=ROOT, tokens=KEYS, log_requests=False)
         store = EmbeddedStore(settings, workers=False)
         client = create_app(settings, store=store).test_client()
-        accepted = client.post(f"/curation/submissions?{FIELDS}", data=bare(exercise, mechanism),
-                               content_type="text/turtle", headers=auth(ADA_TOKEN))
+        accepted = client.post(
+            f"/curation/submissions?{FIELDS}",
+            data=bare(exercise, mechanism),
+            content_type="text/turtle",
+            headers=auth(ADA_TOKEN),
+        )
         assert accepted.status_code == 201
         store.close()
     records = len(list(journal.records()))
@@ -218,8 +235,16 @@ def test_kill_9_during_build_then_the_next_build_is_complete(tmp_path: Path, sta
     reference.mkdir()
     shutil.copy(state / "journal.log", reference / "journal.log")
     expected = build(Settings(state_dir=reference, data_root=ROOT)).quads
-    command = [sys.executable, "-m", "exmech", "--state-dir", str(state), "--data-root",
-               str(ROOT), "build"]
+    command = [
+        sys.executable,
+        "-m",
+        "exmech",
+        "--state-dir",
+        str(state),
+        "--data-root",
+        str(ROOT),
+        "build",
+    ]
     for delay in (0.2, 0.6, 1.0, 1.4):
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(delay)

@@ -136,8 +136,12 @@ TURTLE = b"""@prefix e: <http://e/> .
 e:s e:p "line one\\nline \\"two\\"" , 3 , e:o ; e:q "chat"@fr .
 """
 RDFLIB_NAMES = {
-    "turtle": "turtle", "ntriples": "nt", "rdfxml": "xml", "jsonld": "json-ld",
-    "trig": "trig", "nquads": "nquads",
+    "turtle": "turtle",
+    "ntriples": "nt",
+    "rdfxml": "xml",
+    "jsonld": "json-ld",
+    "trig": "trig",
+    "nquads": "nquads",
 }
 
 

@@ -20,30 +20,54 @@ CASES = [
     ("SELECT * { SERVICE silent $where { ?s ?p ?o } }", "SELECT", ["$where"], [], [], []),
     (
         "PREFIX r: <http://127.0.0.1:9/> SELECT * { SERVICE r:sparql { ?s ?p ?o } }",
-        "SELECT", [E], [], [], [],
+        "SELECT",
+        [E],
+        [],
+        [],
+        [],
     ),
     (
         "PREFIX : <http://127.0.0.1:9/> SELECT * { SERVICE :sparql { ?s ?p ?o } }",
-        "SELECT", [E], [], [], [],
+        "SELECT",
+        [E],
+        [],
+        [],
+        [],
     ),
     (
         f"SELECT * {{ {{ SELECT ?s {{ SERVICE <{E}> {{ ?s ?p ?o }} }} }} }}",
-        "SELECT", [E], [], [], [],
+        "SELECT",
+        [E],
+        [],
+        [],
+        [],
     ),
     (f"SELECT * {{ \\u0053ERVICE <{E}> {{ ?s ?p ?o }} }}", "SELECT", [E], [], [], []),
     (f"SELECT * {{ \\U00000053ervice <{E}> {{ ?s ?p ?o }} }}", "SELECT", [E], [], [], []),
     (
         "SELECT * { SERVICE <http\\u003A//127.0.0.1:9/sparql> { ?s ?p ?o } }",
-        "SELECT", [E], [], [], [],
+        "SELECT",
+        [E],
+        [],
+        [],
+        [],
     ),
     # Relative service IRIs resolve as RFC 3986 says, so "//host" leaves the base's host.
     (
         "BASE <http://ok.example/a/> SELECT * { SERVICE <//127.0.0.1:9/sparql> {} }",
-        "SELECT", [E], [], [], [],
+        "SELECT",
+        [E],
+        [],
+        [],
+        [],
     ),
     (
         "BASE <http://127.0.0.1:9/x/> PREFIX r: <../> SELECT * { SERVICE r:sparql {} }",
-        "SELECT", [E], [], [], [],
+        "SELECT",
+        [E],
+        [],
+        [],
+        [],
     ),
     # Not a service: comments, strings, variables and prefixed names that say "service".
     (f"# SERVICE <{E}>\nASK {{ ?service ?p 'SERVICE <x> {{}}' }}", "ASK", [], [], [], []),
@@ -51,13 +75,23 @@ CASES = [
     ("PREFIX ex: <http://e/> ASK { ?s ex:SERVICE ?o }", "ASK", [], [], [], []),
     (
         "PREFIX g: <http://e/g/> SELECT * FROM g:a FROM NAMED g:b FROM <http://e/c> {}",
-        "SELECT", [], ["http://e/g/a", "http://e/c"], ["http://e/g/b"], [],
+        "SELECT",
+        [],
+        ["http://e/g/a", "http://e/c"],
+        ["http://e/g/b"],
+        [],
     ),
     (f"LOAD <{E}>", "UPDATE", [], [], [], [E]),
     (f"load silent <{E}> INTO GRAPH <http://e/g>", "UPDATE", [], [], [], [E]),
     ("INSERT DATA { <http://e/s> <http://e/p> 1 }", "UPDATE", [], [], [], []),
-    ("PREFIX x: <http://e/> WITH x:g DELETE { ?s ?p ?o } WHERE { ?s ?p ?o }", "UPDATE",
-     [], [], [], []),
+    (
+        "PREFIX x: <http://e/> WITH x:g DELETE { ?s ?p ?o } WHERE { ?s ?p ?o }",
+        "UPDATE",
+        [],
+        [],
+        [],
+        [],
+    ),
     ("\\u0049NSERT DATA { <http://e/s> <http://e/p> 1 }", "UPDATE", [], [], [], []),
 ]
 
@@ -73,7 +107,11 @@ def test_analyse(
 ) -> None:
     info = analyse(text)
     assert (info.form, info.services, info.from_graphs, info.from_named, info.loads) == (
-        form, services, from_, named, loads,
+        form,
+        services,
+        from_,
+        named,
+        loads,
     )
 
 
@@ -90,9 +128,7 @@ def test_a_service_only_oxigraphs_reading_sees_is_found() -> None:
     assert analyse(text).services == [E]
 
 
-@pytest.mark.parametrize(
-    "text", ["", "   \n\t", "# nothing here", "# one\n   # two\n"]
-)
+@pytest.mark.parametrize("text", ["", "   \n\t", "# nothing here", "# one\n   # two\n"])
 def test_empty_queries(text: str) -> None:
     assert analyse(text).is_empty
 
@@ -100,9 +136,18 @@ def test_empty_queries(text: str) -> None:
 def test_tokens_carry_brace_depth_and_skip_comments() -> None:
     tokens = tokenize("SELECT ?s { ?s <p> 'a}' # }\n { ?s ?p 1.5e3 } }")
     assert [(t.kind, t.text, t.depth) for t in tokens] == [
-        ("word", "SELECT", 0), ("var", "?s", 0), ("punct", "{", 0), ("var", "?s", 1),
-        ("iri", "<p>", 1), ("string", "'a}'", 1), ("punct", "{", 1), ("var", "?s", 2),
-        ("var", "?p", 2), ("number", "1.5e3", 2), ("punct", "}", 1), ("punct", "}", 0),
+        ("word", "SELECT", 0),
+        ("var", "?s", 0),
+        ("punct", "{", 0),
+        ("var", "?s", 1),
+        ("iri", "<p>", 1),
+        ("string", "'a}'", 1),
+        ("punct", "{", 1),
+        ("var", "?s", 2),
+        ("var", "?p", 2),
+        ("number", "1.5e3", 2),
+        ("punct", "}", 1),
+        ("punct", "}", 0),
     ]
 
 

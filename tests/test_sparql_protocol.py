@@ -45,8 +45,7 @@ GRAPH = "https://w3id.org/exmech/id/graph/"
 PREFIXES = f"PREFIX exm: <{EXM}>\nPREFIX np: <{NP}>\n"
 THEMES = PREFIXES + "SELECT ?theme { ?theme a exm:Theme ; exm:inReview true }"
 LISTINGS = (
-    PREFIXES
-    + "SELECT ?rank ?mechanism { ?l a exm:ReviewListing ; exm:rank ?rank ; "
+    PREFIXES + "SELECT ?rank ?mechanism { ?l a exm:ReviewListing ; exm:rank ?rank ; "
     "exm:listedMechanism ?mechanism }"
 )
 THEME_GRAPH = PREFIXES + (
@@ -356,17 +355,14 @@ def test_protocol_graphs_override_from(
     live_server: LiveServer, http: httpx.Client, claim: dict[str, Any], shipped: rdflib.Dataset
 ) -> None:
     provenance = {
-        (str(s), str(p), str(o))
-        for s, p, o in shipped.graph(rdflib.URIRef(claim["provenance"]))
+        (str(s), str(p), str(o)) for s, p, o in shipped.graph(rdflib.URIRef(claim["provenance"]))
     }
     query = f"SELECT ?s ?p ?o FROM <{claim['assertion']}> {{ ?s ?p ?o }}"
     params = {"query": query, "default-graph-uri": claim["provenance"]}
     assert _triples(http.get(live_server.sparql, params=params)) == provenance
 
 
-def test_real_clients_pass_graph_parameters(
-    live_server: LiveServer, claim: dict[str, Any]
-) -> None:
+def test_real_clients_pass_graph_parameters(live_server: LiveServer, claim: dict[str, Any]) -> None:
     client = SPARQLWrapper(live_server.sparql)
     client.setQuery(ALL)
     client.setReturnFormat(JSON)
@@ -453,57 +449,166 @@ BAD = [
     Bad("only a comment", 400, "empty", params={"query": "# nothing to see\n"}),
     Bad("only a keyword", 400, "syntax error at 1:7", params={"query": "SELECT"}),
     Bad("NUL byte", 400, "syntax error", params={"query": "ASK {}\x00"}),
-    Bad("not UTF-8 in the body", 400, "not UTF-8", "POST", headers=SPARQL_QUERY,
-        body=b"ASK { ?s ?p '\xff' }"),
+    Bad(
+        "not UTF-8 in the body",
+        400,
+        "not UTF-8",
+        "POST",
+        headers=SPARQL_QUERY,
+        body=b"ASK { ?s ?p '\xff' }",
+    ),
     Bad("not UTF-8 in the URL", 400, "not UTF-8", params=b"query=ASK%20%7B%7D%FF"),
-    Bad("not UTF-8 in the form", 400, "not UTF-8", "POST",
-        headers={"Content-Type": "application/x-www-form-urlencoded"}, body=b"query=ASK%FF"),
-    Bad("format=bogus", 406, "format=bogus", params={"query": THEMES, "format": "bogus"}),
-    Bad("query in URL and form", 400, "once", "POST", params={"query": THEMES},
-        headers={"Content-Type": "application/x-www-form-urlencoded"}, body=b"query=ASK%7B%7D"),
-    Bad("query in URL and body", 400, "once", "POST", params={"query": THEMES},
-        headers=SPARQL_QUERY, body=b"ASK {}"),
-    Bad("two query parameters", 400, "exactly one", params=[("query", "ASK{}")] * 2),
-    Bad("two queries in a form", 400, "exactly one", "POST",
+    Bad(
+        "not UTF-8 in the form",
+        400,
+        "not UTF-8",
+        "POST",
         headers={"Content-Type": "application/x-www-form-urlencoded"},
-        body=b"query=ASK%7B%7D&query=ASK%7B%7D"),
-    Bad("a form without a query", 400, "exactly one", "POST",
-        headers={"Content-Type": "application/x-www-form-urlencoded"}, body=b"format=json"),
-    Bad("text/plain body", 415, "text/plain", "POST", headers={"Content-Type": "text/plain"},
-        body=b"ASK {}"),
+        body=b"query=ASK%FF",
+    ),
+    Bad("format=bogus", 406, "format=bogus", params={"query": THEMES, "format": "bogus"}),
+    Bad(
+        "query in URL and form",
+        400,
+        "once",
+        "POST",
+        params={"query": THEMES},
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        body=b"query=ASK%7B%7D",
+    ),
+    Bad(
+        "query in URL and body",
+        400,
+        "once",
+        "POST",
+        params={"query": THEMES},
+        headers=SPARQL_QUERY,
+        body=b"ASK {}",
+    ),
+    Bad("two query parameters", 400, "exactly one", params=[("query", "ASK{}")] * 2),
+    Bad(
+        "two queries in a form",
+        400,
+        "exactly one",
+        "POST",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        body=b"query=ASK%7B%7D&query=ASK%7B%7D",
+    ),
+    Bad(
+        "a form without a query",
+        400,
+        "exactly one",
+        "POST",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        body=b"format=json",
+    ),
+    Bad(
+        "text/plain body",
+        415,
+        "text/plain",
+        "POST",
+        headers={"Content-Type": "text/plain"},
+        body=b"ASK {}",
+    ),
     Bad("no Content-Type", 415, "without Content-Type", "POST", params={"query": "ASK {}"}),
-    Bad("multipart body", 415, "multipart/form-data", "POST",
-        headers={"Content-Type": "multipart/form-data; boundary=x"}, body=b"--x--"),
+    Bad(
+        "multipart body",
+        415,
+        "multipart/form-data",
+        "POST",
+        headers={"Content-Type": "multipart/form-data; boundary=x"},
+        body=b"--x--",
+    ),
     Bad("PUT", 405, "not allowed", "PUT", body=b"ASK {}"),
     Bad("update= in the URL", 403, "read-only", params={"update": "CLEAR ALL"}),
     Bad("update= beside query=", 403, "read-only", params={"query": "ASK {}", "update": "x"}),
-    Bad("update= in a form", 403, "read-only", "POST",
-        headers={"Content-Type": "application/x-www-form-urlencoded"}, body=b"update=CLEAR+ALL"),
-    Bad("sparql-update body", 403, "read-only", "POST",
-        headers={"Content-Type": "application/sparql-update"}, body=b"CLEAR ALL"),
-    Bad("an update as query=", 403, "read-only", params={"query": "DROP ALL"}),
-    Bad("too deeply nested", 400, "deep", "POST", headers=SPARQL_QUERY,
-        body=b"SELECT * WHERE " + b"{" * 3000 + b"}" * 3000),
-    Bad("too many nested calls", 400, "deep", "POST", headers=SPARQL_QUERY,
-        body=b"ASK { BIND(" + b"STR(" * 1000 + b"1" + b")" * 1000 + b" AS ?x) }"),
-    Bad("too long a chain", 400, "chains", "POST", headers=SPARQL_QUERY,
-        body=b"SELECT*{" + b"OPTIONAL{?s ?p ?o}" * 1001 + b"}"),
-    Bad("a graph that is not ours", 403, "not a graph",
-        params={"query": "ASK {}", "default-graph-uri": "not an iri"}),
-    Bad("query over the size limit, direct POST", 413, "20000", "POST", headers=SPARQL_QUERY,
-        body=b"ASK {} #" + b"x" * MAX_QUERY_BYTES),
-    Bad("query over the size limit, form", 413, "20000", "POST",
+    Bad(
+        "update= in a form",
+        403,
+        "read-only",
+        "POST",
         headers={"Content-Type": "application/x-www-form-urlencoded"},
-        body=b"query=ASK%7B%7D%23" + b"x" * MAX_QUERY_BYTES),
-    Bad("query over the size limit, chunked", 413, "20000", "POST", headers=SPARQL_QUERY,
-        body=lambda: iter([b"ASK {} #", b"x" * MAX_QUERY_BYTES])),
+        body=b"update=CLEAR+ALL",
+    ),
+    Bad(
+        "sparql-update body",
+        403,
+        "read-only",
+        "POST",
+        headers={"Content-Type": "application/sparql-update"},
+        body=b"CLEAR ALL",
+    ),
+    Bad("an update as query=", 403, "read-only", params={"query": "DROP ALL"}),
+    Bad(
+        "too deeply nested",
+        400,
+        "deep",
+        "POST",
+        headers=SPARQL_QUERY,
+        body=b"SELECT * WHERE " + b"{" * 3000 + b"}" * 3000,
+    ),
+    Bad(
+        "too many nested calls",
+        400,
+        "deep",
+        "POST",
+        headers=SPARQL_QUERY,
+        body=b"ASK { BIND(" + b"STR(" * 1000 + b"1" + b")" * 1000 + b" AS ?x) }",
+    ),
+    Bad(
+        "too long a chain",
+        400,
+        "chains",
+        "POST",
+        headers=SPARQL_QUERY,
+        body=b"SELECT*{" + b"OPTIONAL{?s ?p ?o}" * 1001 + b"}",
+    ),
+    Bad(
+        "a graph that is not ours",
+        403,
+        "not a graph",
+        params={"query": "ASK {}", "default-graph-uri": "not an iri"},
+    ),
+    Bad(
+        "query over the size limit, direct POST",
+        413,
+        "20000",
+        "POST",
+        headers=SPARQL_QUERY,
+        body=b"ASK {} #" + b"x" * MAX_QUERY_BYTES,
+    ),
+    Bad(
+        "query over the size limit, form",
+        413,
+        "20000",
+        "POST",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        body=b"query=ASK%7B%7D%23" + b"x" * MAX_QUERY_BYTES,
+    ),
+    Bad(
+        "query over the size limit, chunked",
+        413,
+        "20000",
+        "POST",
+        headers=SPARQL_QUERY,
+        body=lambda: iter([b"ASK {} #", b"x" * MAX_QUERY_BYTES]),
+    ),
     Bad("too many parameters", 400, "too many parameters", params=b"a=1&" * 1001 + b"query=ASK{}"),
     Bad("a URL too long for any server", 414, "", params={"query": "ASK {} #" + "x" * 9000}),
-    Bad("an Accept header no one could meet", 406, "available",
+    Bad(
+        "an Accept header no one could meet",
+        406,
+        "available",
         params={"query": "ASK {}"},
-        headers={"Accept": ", ".join(f"x/y{i};q=0.{i % 9 + 1}" for i in range(500))}),
-    Bad("an Accept header over the header limit", 431, "",
-        params={"query": "ASK {}"}, headers={"Accept": "x/y, " * 2000 + "x/z"}),
+        headers={"Accept": ", ".join(f"x/y{i};q=0.{i % 9 + 1}" for i in range(500))},
+    ),
+    Bad(
+        "an Accept header over the header limit",
+        431,
+        "",
+        params={"query": "ASK {}"},
+        headers={"Accept": "x/y, " * 2000 + "x/z"},
+    ),
 ]
 
 
@@ -791,9 +896,7 @@ def test_a_runaway_query_is_stopped_while_others_are_answered(
 ) -> None:
     url = live_server.sparql
     runaway: dict[str, Timed] = {}
-    thread = threading.Thread(
-        target=lambda: runaway.update(slow=timed_get(url, RUNAWAY + nonce()))
-    )
+    thread = threading.Thread(target=lambda: runaway.update(slow=timed_get(url, RUNAWAY + nonce())))
     thread.start()
     time.sleep(0.5)  # let it take a worker before the others arrive
     others = in_threads(
@@ -834,9 +937,10 @@ def test_killed_workers_are_replaced(live_server: LiveServer, themes: set[str]) 
 # Safety: no outbound requests ---------------------------------------------------------------
 
 CANNED = json.dumps(
-    {"head": {"vars": ["x"]}, "results": {"bindings": [
-        {"x": {"type": "literal", "value": "from the listener"}}
-    ]}}
+    {
+        "head": {"vars": ["x"]},
+        "results": {"bindings": [{"x": {"type": "literal", "value": "from the listener"}}]},
+    }
 ).encode()
 
 
@@ -893,8 +997,13 @@ def _outbound(url: str, port: int) -> list[tuple[str, str, Any, dict[str, str], 
     cases += [
         ("POST form", "POST", None, form, f"query=SELECT * {{ SERVICE <{url}> {bgp} }}".encode()),
         ("update= LOAD", "POST", None, form, f"update=LOAD <{url}>".encode()),
-        ("sparql-update LOAD", "POST", None, {"Content-Type": "application/sparql-update"},
-         f"LOAD <{url}>".encode()),
+        (
+            "sparql-update LOAD",
+            "POST",
+            None,
+            {"Content-Type": "application/sparql-update"},
+            f"LOAD <{url}>".encode(),
+        ),
         ("default-graph-uri", "GET", {"query": "ASK {}", "default-graph-uri": url}, {}, None),
         ("named-graph-uri", "GET", {"query": "ASK {}", "named-graph-uri": url}, {}, None),
     ]

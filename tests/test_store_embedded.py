@@ -226,9 +226,7 @@ def test_from_named_alone_leaves_the_default_graph_empty(
     )
     default, named = dataset(ProtocolRequest(text), analyse(text))
     assert (default, named) == ((EMPTY_GRAPH,), (assertion,))
-    answer = reader.query(
-        Query(text, "SELECT", JSON, default_graphs=default, named_graphs=named)
-    )
+    answer = reader.query(Query(text, "SELECT", JSON, default_graphs=default, named_graphs=named))
     rows = json.loads(answer.body)["results"]["bindings"]
     assert [(r["g"]["value"], r["s"]["value"]) for r in rows] == [(assertion, triple[0])]
 

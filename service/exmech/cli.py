@@ -145,7 +145,7 @@ def _short(term: dict[str, str]) -> str:
     if term["type"] == "uri":
         for prefix, ns in PREFIXES.items():
             if value.startswith(ns) and "/" not in value[len(ns) :]:
-                return f"{prefix}:{value[len(ns):]}"
+                return f"{prefix}:{value[len(ns) :]}"
         return f"<{value}>"
     if term["type"] == "bnode":
         return f"_:{value}"
@@ -259,8 +259,10 @@ def submit(
         raise click.ClickException(f"{file}: unknown file type {file.suffix!r}")
     base = (url or f"http://{settings.host}:{settings.port}").rstrip("/")
     route = (
-        "/curation/validate" if dry_run
-        else f"/curation/claims/{supersede}/supersede" if supersede
+        "/curation/validate"
+        if dry_run
+        else f"/curation/claims/{supersede}/supersede"
+        if supersede
         else "/curation/submissions"
     )
     query = urlencode({k: v for k, v in fields.items() if v})
@@ -268,8 +270,12 @@ def submit(
     secret = token or settings.token
     if secret:
         headers["Authorization"] = f"Bearer {secret}"
-    request = Request(f"{base}{route}{'?' + query if query else ''}", data=file.read_bytes(),
-                      headers=headers, method="POST")
+    request = Request(
+        f"{base}{route}{'?' + query if query else ''}",
+        data=file.read_bytes(),
+        headers=headers,
+        method="POST",
+    )
     try:
         with urlopen(request, timeout=60) as response:  # noqa: S310 - the user's own server
             status, body = response.status, json.loads(response.read())
@@ -291,10 +297,17 @@ def submit(
 
 
 @main.command()
-@click.option("--since", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
-              help="Only submissions accepted at or after this UTC date/time.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write here instead of standard output (e.g. data/curated-2026.trig).")
+@click.option(
+    "--since",
+    type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+    help="Only submissions accepted at or after this UTC date/time.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write here instead of standard output (e.g. data/curated-2026.trig).",
+)
 @click.pass_context
 def export(ctx: click.Context, since: Any, output: Path | None) -> None:
     """Accepted submissions from the journal as TriG, ready to commit into data/."""
@@ -321,8 +334,12 @@ def token() -> None:
 @token.command("add")
 @click.option("--curator", required=True, help="The curator's IRI (an ORCID is welcome).")
 @click.option("--name", required=True, help="The curator's name, as published in pubinfo.")
-@click.option("--file", "path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Tokens file (default EXMECH_TOKENS_FILE).")
+@click.option(
+    "--file",
+    "path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Tokens file (default EXMECH_TOKENS_FILE).",
+)
 @click.pass_context
 def token_add(ctx: click.Context, curator: str, name: str, path: Path | None) -> None:
     """Create a token for CURATOR: prints it once and appends its salted hash to the file."""
@@ -338,5 +355,8 @@ def token_add(ctx: click.Context, curator: str, name: str, path: Path | None) ->
         raise click.ClickException(exc.message) from exc
     tokens.append(target, entry)
     click.echo(secret)
-    click.echo(f"(shown once; its hash is in {target}; send it as "
-               "'Authorization: Bearer <token>' or EXMECH_TOKEN)", err=True)
+    click.echo(
+        f"(shown once; its hash is in {target}; send it as "
+        "'Authorization: Bearer <token>' or EXMECH_TOKEN)",
+        err=True,
+    )

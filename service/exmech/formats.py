@@ -54,9 +54,7 @@ def _results(fmt: ox.QueryResultsFormat, name: str, *aliases: str) -> Format:
 
 
 def _rdf(fmt: ox.RdfFormat, name: str, *aliases: str, iri: str = "") -> Format:
-    return Format(
-        name, media_type_of(fmt.media_type), aliases, fmt.file_extension, iri or fmt.iri
-    )
+    return Format(name, media_type_of(fmt.media_type), aliases, fmt.file_extension, iri or fmt.iri)
 
 
 SPARQL_JSON = _results(ox.QueryResultsFormat.JSON, "json", "application/json")

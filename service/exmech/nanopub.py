@@ -31,8 +31,11 @@ SHAPES_VERSION = URIRef(f"{vocab.SHAPES}/0.1.0")
 
 Triple = tuple[URIRef, URIRef, URIRef | Literal]
 Problem = tuple[str, str]  # (focus IRI, what to fix)
-PARTS = {str(NP.hasAssertion): "assertion", str(NP.hasProvenance): "provenance",
-         str(NP.hasPublicationInfo): "pubinfo"}
+PARTS = {
+    str(NP.hasAssertion): "assertion",
+    str(NP.hasProvenance): "provenance",
+    str(NP.hasPublicationInfo): "pubinfo",
+}
 KINDS = {str(EXM.Claim): "claim", str(EXM.Retraction): "retraction"}
 RDF_TYPE, SUPERSEDES, RETRACTS = str(RDF.type), str(NPX.supersedes), str(NPX.retracts)
 DERIVED = str(PROV.wasDerivedFrom)
@@ -71,8 +74,9 @@ def ntriples_line(subject: str, predicate: str, obj: str) -> str:
     return f"{subject} {predicate} {obj} ."
 
 
-def slug_for(lines: Iterable[str], source: str, supersedes: Iterable[str] = (),
-             base: str = vocab.BASE) -> str:
+def slug_for(
+    lines: Iterable[str], source: str, supersedes: Iterable[str] = (), base: str = vocab.BASE
+) -> str:
     """The content hash naming a nanopublication (see ``vocab.claim_slug``).
 
     ``source`` is the study for a claim and the retracting curator for a retraction. A
@@ -99,8 +103,9 @@ def _parts(slug: str, base: str) -> tuple[URIRef, dict[str, URIRef]]:
     return URIRef(vocab.iri("claim", slug, base)), graphs
 
 
-def _add_nanopub(ds: Dataset, kind: URIRef, assertion: Iterable[Triple], source: str,
-                 info: PubInfo, base: str) -> tuple[URIRef, dict[str, URIRef]]:
+def _add_nanopub(
+    ds: Dataset, kind: URIRef, assertion: Iterable[Triple], source: str, info: PubInfo, base: str
+) -> tuple[URIRef, dict[str, URIRef]]:
     triples = list(assertion)
     line_of = [ntriples_line(*(term.n3() for term in t)) for t in triples]
     slug = slug_for(line_of, source, [str(s) for s in info.supersedes], base)
@@ -128,8 +133,9 @@ def _add_nanopub(ds: Dataset, kind: URIRef, assertion: Iterable[Triple], source:
     return node, graphs
 
 
-def add_claim(ds: Dataset, triple: Triple, prov: Provenance, info: PubInfo,
-              base: str = vocab.BASE) -> URIRef:
+def add_claim(
+    ds: Dataset, triple: Triple, prov: Provenance, info: PubInfo, base: str = vocab.BASE
+) -> URIRef:
     """Add one claim nanopublication (head, assertion, provenance, pubinfo) to ``ds``."""
     node, graphs = _add_nanopub(ds, EXM.Claim, [triple], str(prov.study), info, base)
     graph, assertion = ds.graph(graphs["provenance"]), graphs["assertion"]
@@ -194,39 +200,61 @@ def blank_node_problems(quads: Sequence[ox.Quad]) -> list[Problem]:
     """Blank nodes cannot be pointed at by a later correction: refuse them."""
     for q in quads:
         if any(isinstance(t, ox.BlankNode) for t in (q.subject, q.object, q.graph_name)):
-            return [(value(q.subject) or "urn:exmech:blank-node", (
-                "Blank nodes are not accepted: name every node and graph with an IRI, so that "
-                "later corrections can point at it."
-            ))]
+            return [
+                (
+                    value(q.subject) or "urn:exmech:blank-node",
+                    (
+                        "Blank nodes are not accepted: name every node and graph with an IRI, "
+                        "so that later corrections can point at it."
+                    ),
+                )
+            ]
     return []
 
 
-def _head(node: str, graphs: dict[str, str], by_graph: Mapping[str, list[ox.Quad]]
-          ) -> _Head | Problem:
+def _head(
+    node: str, graphs: dict[str, str], by_graph: Mapping[str, list[ox.Quad]]
+) -> _Head | Problem:
     """Read one nanopublication out of its graphs, or say what is wrong with it."""
-    types = {value(q.object) for q in by_graph[graphs["head"]]
-             if value(q.subject) == node and q.predicate.value == RDF_TYPE}
+    types = {
+        value(q.object)
+        for q in by_graph[graphs["head"]]
+        if value(q.subject) == node and q.predicate.value == RDF_TYPE
+    }
     kinds = sorted({KINDS[t] for t in types if t in KINDS})
     assertion = by_graph[graphs["assertion"]]
     if not kinds:
-        return (node, "Type the nanopublication in its head graph as exm:Claim (or "
-                      "exm:Retraction) as well as np:Nanopublication.")
+        return (
+            node,
+            "Type the nanopublication in its head graph as exm:Claim (or "
+            "exm:Retraction) as well as np:Nanopublication.",
+        )
     if not assertion:
-        return (graphs["assertion"], "The assertion graph is empty: state <exercise type> "
-                                     "exm:proposedMechanism <mechanism> in it.")
+        return (
+            graphs["assertion"],
+            "The assertion graph is empty: state <exercise type> "
+            "exm:proposedMechanism <mechanism> in it.",
+        )
     if kinds == ["retraction"]:
         sources = [value(q.subject) for q in assertion if q.predicate.value == RETRACTS]
     else:
-        sources = [value(q.object) for q in by_graph[graphs["provenance"]]
-                   if value(q.subject) == graphs["assertion"] and q.predicate.value == DERIVED]
-    old = [value(q.object) for q in by_graph[graphs["pubinfo"]]
-           if value(q.subject) == node and q.predicate.value == SUPERSEDES]
+        sources = [
+            value(q.object)
+            for q in by_graph[graphs["provenance"]]
+            if value(q.subject) == graphs["assertion"] and q.predicate.value == DERIVED
+        ]
+    old = [
+        value(q.object)
+        for q in by_graph[graphs["pubinfo"]]
+        if value(q.subject) == node and q.predicate.value == SUPERSEDES
+    ]
     lines = [ntriples_line(str(q.subject), str(q.predicate), str(q.object)) for q in assertion]
     return _Head(node, graphs, kinds[0], lines, min(sources, default=""), old)
 
 
-def name(quads: Sequence[ox.Quad], base: str = vocab.BASE
-         ) -> tuple[list[ox.Quad], list[Named], list[Problem]]:
+def name(
+    quads: Sequence[ox.Quad], base: str = vocab.BASE
+) -> tuple[list[ox.Quad], list[Named], list[Problem]]:
     """Give each complete nanopublication its content-derived IRIs; report what is malformed.
 
     A nanopublication is found by its head (``N np:hasAssertion A`` ...). Its IRI and graphs
@@ -245,9 +273,14 @@ def name(quads: Sequence[ox.Quad], base: str = vocab.BASE
     heads: list[_Head] = []
     for node, seen in parts.items():
         if any(len(seen[p]) != 1 for p in ("head", *PARTS.values())) or "" in seen["head"]:
-            problems.append((node, "A nanopublication needs exactly one np:hasAssertion, "
-                                   "np:hasProvenance and np:hasPublicationInfo, stated in one "
-                                   "named head graph."))
+            problems.append(
+                (
+                    node,
+                    "A nanopublication needs exactly one np:hasAssertion, "
+                    "np:hasProvenance and np:hasPublicationInfo, stated in one "
+                    "named head graph.",
+                )
+            )
             continue
         read = _head(node, {p: next(iter(v)) for p, v in seen.items()}, by_graph)
         if isinstance(read, _Head):
@@ -256,15 +289,26 @@ def name(quads: Sequence[ox.Quad], base: str = vocab.BASE
             problems.append(read)
     roles = [g for h in heads for g in h.graphs.values()]
     for graph in sorted({g for g in roles if roles.count(g) > 1}):
-        problems.append((graph, f"The graph <{graph}> serves twice: give every "
-                                "nanopublication its own four graphs."))
+        problems.append(
+            (
+                graph,
+                f"The graph <{graph}> serves twice: give every "
+                "nanopublication its own four graphs.",
+            )
+        )
     named_anywhere = {g for seen in parts.values() for v in seen.values() for g in v}
     for graph in sorted(set(by_graph) - named_anywhere):
         where = f"<{graph}>" if graph else "the default graph"
-        problems.append((graph or "urn:exmech:default-graph", (
-            f"{len(by_graph[graph])} statement(s) in {where} belong to no nanopublication: put "
-            "each in the head, assertion, provenance or publication-info graph of one."
-        )))
+        problems.append(
+            (
+                graph or "urn:exmech:default-graph",
+                (
+                    f"{len(by_graph[graph])} statement(s) in {where} belong to no "
+                    "nanopublication: put each in the head, assertion, provenance or "
+                    "publication-info graph of one."
+                ),
+            )
+        )
     if problems:
         return list(quads), [], problems
     first = {h.node: vocab.iri("claim", vocab.claim_slug(h.lines, h.source), base) for h in heads}
@@ -281,6 +325,8 @@ def name(quads: Sequence[ox.Quad], base: str = vocab.BASE
             return ox.NamedNode(final[term.value])
         return term
 
-    renamed = [ox.Quad(rename(q.subject), q.predicate, rename(q.object), rename(q.graph_name))
-               for q in quads]
+    renamed = [
+        ox.Quad(rename(q.subject), q.predicate, rename(q.object), rename(q.graph_name))
+        for q in quads
+    ]
     return renamed, list(named.values()), []

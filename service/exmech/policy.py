@@ -109,9 +109,7 @@ def check_shape(info: QueryText) -> None:
         elif token.kind == "word" and token.text.upper() in OPERATORS:
             operators += 1
     if deepest > MAX_NESTING:
-        raise BadRequest(
-            f"query nests brackets {deepest} deep; at most {MAX_NESTING} are accepted"
-        )
+        raise BadRequest(f"query nests brackets {deepest} deep; at most {MAX_NESTING} are accepted")
     if operators > MAX_OPERATORS:
         raise BadRequest(
             f"query chains {operators} OPTIONAL / BIND / AS / MINUS / UNION / FILTER / GRAPH "

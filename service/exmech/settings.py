@@ -114,9 +114,7 @@ class Settings:
     log_requests: bool = True
 
     @classmethod
-    def load(
-        cls, env: Mapping[str, str] | None = None, **overrides: Any
-    ) -> Settings:
+    def load(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Defaults, then ``EXMECH_*`` variables, then explicit overrides (None is ignored).
 
         Raises BadRequest naming the variable when a value does not parse.
@@ -181,8 +179,14 @@ class Settings:
     def table(self) -> list[tuple[str, str, str, str]]:
         """(env var, current value, default, help) for every setting, for ``exmech settings``."""
         return [
-            (f.env, "***" if f.name in SECRETS and getattr(self, f.name) else
-             str(getattr(self, f.name)), str(f.default), f.help)
+            (
+                f.env,
+                "***"
+                if f.name in SECRETS and getattr(self, f.name)
+                else str(getattr(self, f.name)),
+                str(f.default),
+                f.help,
+            )
             for f in FIELDS
         ]
 

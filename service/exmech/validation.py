@@ -239,8 +239,10 @@ def store_context(store: Store, root: Path) -> ContextProvider:
     """
     forward, inverse = shape_predicates(shapes_graph(root))
     # IRIs from our own shapes file, not user input; the node is a bound value.
-    text = _NODE_CONTEXT % (" ".join(f"<{p}>" for p in forward),
-                            " ".join(f"<{p}>" for p in inverse))
+    text = _NODE_CONTEXT % (
+        " ".join(f"<{p}>" for p in forward),
+        " ".join(f"<{p}>" for p in inverse),
+    )
     hierarchy: list[rdflib.Graph] = []
 
     def provide(iris: set[str]) -> rdflib.Graph:

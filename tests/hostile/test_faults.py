@@ -35,8 +35,12 @@ CLAIM = (
     "<https://w3id.org/exmech/ontology#proposedMechanism> "
     "<https://w3id.org/exmech/id/mechanism/{mechanism}> ."
 )
-FIELDS = {"study": "wun-2021", "location": "abstract", "status": "NotMeasured",
-          "wording": "fault test claim"}
+FIELDS = {
+    "study": "wun-2021",
+    "location": "abstract",
+    "status": "NotMeasured",
+    "wording": "fault test claim",
+}
 
 
 def _mount(*args: str) -> None:
@@ -66,7 +70,8 @@ def mounted(*args: str, target: Path) -> Iterator[None]:
 
 def _submit(server: LiveServer, mechanism: str) -> httpx.Response:
     return httpx.post(
-        f"{server.url}/curation/submissions", params=FIELDS,
+        f"{server.url}/curation/submissions",
+        params=FIELDS,
         content=CLAIM.format(mechanism=mechanism).encode(),
         headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "text/turtle"},
         timeout=60,
@@ -78,15 +83,18 @@ def _reads_work(server: LiveServer) -> tuple[int, str, str]:
     for path in ("/id/mechanism/motor-control", "/api/evidence-map", "/"):
         response = httpx.get(server.url + path, timeout=30)
         assert response.status_code == 200, (path, response.text[:300])
-    response = httpx.get(server.sparql, params={"query": KNOWN},
-                         headers={"Accept": "application/sparql-results+json"}, timeout=30)
+    response = httpx.get(
+        server.sparql,
+        params={"query": KNOWN},
+        headers={"Accept": "application/sparql-results+json"},
+        timeout=30,
+    )
     assert response.status_code == 200, response.text
     count = int(response.json()["results"]["bindings"][0]["n"]["value"])
     return count, response.headers["exmech-generation"], response.headers["exmech-dataset"]
 
 
-def _refused_then_recovered(server: LiveServer, journal: Path, expected: str,
-                            clear: Any) -> None:
+def _refused_then_recovered(server: LiveServer, journal: Path, expected: str, clear: Any) -> None:
     before = _reads_work(server)
     size = journal.stat().st_size
     refused = _submit(server, "motor-control")
@@ -127,8 +135,9 @@ def test_a_full_disk_refuses_writes_with_503_and_reads_go_on(tmp_path: Path, sta
                 assert exc.errno == errno.ENOSPC
         server = start_server(state, tmp_path / "server.log", EXMECH_TOKENS=ENTRY.line())
         try:
-            _refused_then_recovered(server, state / "journal.log", "No space left on device",
-                                    clear=filler.unlink)
+            _refused_then_recovered(
+                server, state / "journal.log", "No space left on device", clear=filler.unlink
+            )
         finally:
             stop_server(server)
 
@@ -144,8 +153,12 @@ def test_a_read_only_journal_refuses_writes_with_503_and_reads_go_on(
             pytest.skip(f"cannot remount read-only here ({exc.stderr.decode(errors='replace')})")
         server = start_server(state, tmp_path / "server.log", EXMECH_TOKENS=ENTRY.line())
         try:
-            _refused_then_recovered(server, journal, "Read-only file system",
-                                    clear=lambda: _mount("-o", "remount,rw,bind", str(journal)))
+            _refused_then_recovered(
+                server,
+                journal,
+                "Read-only file system",
+                clear=lambda: _mount("-o", "remount,rw,bind", str(journal)),
+            )
         finally:
             stop_server(server)
 
@@ -161,7 +174,6 @@ def in_process_store(tmp_path: Path, built_state: Path) -> tuple[Any, Any]:
         state_dir=state, data_root=ROOT, tokens=ENTRY.line(), log_requests=False, cache_entries=0
     )
     return config, EmbeddedStore(config, workers=False)
-
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -181,8 +193,10 @@ def test_a_failing_journal_in_process_is_a_clear_503(
         monkeypatch.setattr(Journal, "append", full)
         generation = store.generation
         refused = client.post(
-            "/curation/submissions", query_string=FIELDS,
-            data=CLAIM.format(mechanism="motor-control"), content_type="text/turtle",
+            "/curation/submissions",
+            query_string=FIELDS,
+            data=CLAIM.format(mechanism="motor-control"),
+            content_type="text/turtle",
             headers={"Authorization": f"Bearer {TOKEN}"},
         )
         assert refused.status_code == 503, refused.get_data(as_text=True)
@@ -191,13 +205,18 @@ def test_a_failing_journal_in_process_is_a_clear_503(
         assert store.generation == generation
         assert client.get("/id/mechanism/motor-control").status_code == 200
         assert client.get("/api/evidence-map").status_code == 200
-        read = client.get("/sparql", query_string={"query": KNOWN},
-                          headers={"Accept": "application/sparql-results+json"})
+        read = client.get(
+            "/sparql",
+            query_string={"query": KNOWN},
+            headers={"Accept": "application/sparql-results+json"},
+        )
         assert read.status_code == 200
         monkeypatch.undo()
         accepted = client.post(
-            "/curation/submissions", query_string=FIELDS,
-            data=CLAIM.format(mechanism="motor-control"), content_type="text/turtle",
+            "/curation/submissions",
+            query_string=FIELDS,
+            data=CLAIM.format(mechanism="motor-control"),
+            content_type="text/turtle",
             headers={"Authorization": f"Bearer {TOKEN}"},
         )
         assert accepted.status_code == 201, accepted.get_data(as_text=True)
@@ -221,8 +240,10 @@ def test_a_submission_refused_for_a_failed_fsync_stays_refused_after_a_restart(
 
         monkeypatch.setattr("exmech.store.journal.os.fsync", failing_fsync)
         refused = client.post(
-            "/curation/submissions", query_string=FIELDS,
-            data=CLAIM.format(mechanism="motor-control"), content_type="text/turtle",
+            "/curation/submissions",
+            query_string=FIELDS,
+            data=CLAIM.format(mechanism="motor-control"),
+            content_type="text/turtle",
             headers={"Authorization": f"Bearer {TOKEN}"},
         )
         monkeypatch.undo()

@@ -91,8 +91,10 @@ def known_answer(server: LiveServer) -> tuple[int, str, str]:
     """(triples, generation, dataset hash) from a known query."""
     status, body, headers = send(
         server.url,
-        {"path": "/sparql?query=" + quote(KNOWN, safe=""),
-         "headers": {"Accept": "application/sparql-results+json"}},
+        {
+            "path": "/sparql?query=" + quote(KNOWN, safe=""),
+            "headers": {"Accept": "application/sparql-results+json"},
+        },
         0,
     )
     assert status == 200, body
@@ -197,17 +199,47 @@ def test_the_server_is_unharmed(arena: Arena) -> None:
 
 PARAMETER_ROUTES = [q.path for q in QUESTIONS if "{" in q.path]
 RDF_TYPES = [
-    "text/turtle", "application/trig", "application/n-quads", "application/n-triples",
-    "application/ld+json", "application/rdf+xml", "text/plain", "multipart/form-data; boundary=b",
+    "text/turtle",
+    "application/trig",
+    "application/n-quads",
+    "application/n-triples",
+    "application/ld+json",
+    "application/rdf+xml",
+    "text/plain",
+    "multipart/form-data; boundary=b",
 ]
 RDF_PIECES = [
     "<https://w3id.org/exmech/id/exercise/yoga>",
     "<https://w3id.org/exmech/ontology#proposedMechanism>",
     "<https://w3id.org/exmech/id/mechanism/motor-control>",
-    "<urn:x>", "_:b", "@prefix x: <urn:x> .", "x:y", '"lit"', '"lit"@en',
-    '"1"^^<http://www.w3.org/2001/XMLSchema#integer>', ".", ";", ",", "{", "}", "[", "]", "(", ")",
-    "GRAPH", "a", "\n", "\\u0000", '{"@context":', '"@id":', ":", '"',
-    "<file:///etc/passwd>", "<http://127.0.0.1:1/>", "\xff", " ",
+    "<urn:x>",
+    "_:b",
+    "@prefix x: <urn:x> .",
+    "x:y",
+    '"lit"',
+    '"lit"@en',
+    '"1"^^<http://www.w3.org/2001/XMLSchema#integer>',
+    ".",
+    ";",
+    ",",
+    "{",
+    "}",
+    "[",
+    "]",
+    "(",
+    ")",
+    "GRAPH",
+    "a",
+    "\n",
+    "\\u0000",
+    '{"@context":',
+    '"@id":',
+    ":",
+    '"',
+    "<file:///etc/passwd>",
+    "<http://127.0.0.1:1/>",
+    "\xff",
+    " ",
 ]
 FUZZ = settings(
     max_examples=100,
@@ -222,8 +254,13 @@ def fuzz_client(tmp_path_factory: pytest.TempPathFactory, built_state: Path) -> 
     state = tmp_path_factory.mktemp("fuzz") / "state"
     shutil.copytree(built_state, state)
     config = Settings(
-        state_dir=state, data_root=ROOT, query_timeout=2.0,
-        max_rows=100, max_upload_bytes=60_000, cache_entries=64, tokens=ENTRY.line(),
+        state_dir=state,
+        data_root=ROOT,
+        query_timeout=2.0,
+        max_rows=100,
+        max_upload_bytes=60_000,
+        cache_entries=64,
+        tokens=ENTRY.line(),
         log_requests=False,
     )
     store = EmbeddedStore(config, workers=False)
@@ -257,14 +294,22 @@ def test_random_path_parameters_never_5xx(
     ),
     content_type=st.sampled_from(RDF_TYPES),
     route=st.sampled_from(["/curation/validate", "/curation/submissions"]),
-    fields=st.sampled_from(["", "?study=wun-2021&location=x&wording=y&status=NotMeasured",
-                            "?study=%3E%7D", "?status=%22"]),
+    fields=st.sampled_from(
+        [
+            "",
+            "?study=wun-2021&location=x&wording=y&status=NotMeasured",
+            "?study=%3E%7D",
+            "?status=%22",
+        ]
+    ),
 )
 def test_random_submission_bodies_never_5xx(
     fuzz_client: Any, body: bytes, content_type: str, route: str, fields: str
 ) -> None:
     response = fuzz_client.post(
-        route + fields, data=body, content_type=content_type,
+        route + fields,
+        data=body,
+        content_type=content_type,
         headers={"Authorization": f"Bearer {TOKEN}"},
     )
     assert response.status_code < 500, (body, response.get_data(as_text=True)[:300])

@@ -30,15 +30,16 @@ def _bench() -> object:
     return module
 
 
-def test_mixed_load_has_no_5xx_and_loses_no_submission(
-    tmp_path: Path, built_state: Path
-) -> None:
+def test_mixed_load_has_no_5xx_and_loses_no_submission(tmp_path: Path, built_state: Path) -> None:
     load = _bench()
     token, entry = tokens.new_entry("https://example.org/curator/load", "Load Tester")
     state = tmp_path / "state"
     shutil.copytree(built_state, state)
     server = start_server(
-        state, tmp_path / "server.log", EXMECH_TOKENS=entry.line(), EXMECH_QUERY_TIMEOUT="10",
+        state,
+        tmp_path / "server.log",
+        EXMECH_TOKENS=entry.line(),
+        EXMECH_QUERY_TIMEOUT="10",
         EXMECH_LOG_REQUESTS="false",
     )
     try:
