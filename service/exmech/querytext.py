@@ -10,13 +10,21 @@ Codepoint escapes (``\\u0053``) are where readers disagree: the grammar says to 
 in the whole text before parsing, Oxigraph decodes them only inside IRIs and strings. So
 ``analyse`` reads the text both ways and reports the union of what either reading would
 reach: a target hidden from one reading is still seen by the other.
+
+``with_values`` writes bound values into a query as a VALUES block, escaped by pyoxigraph;
+both stores bind that way.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
+
+import pyoxigraph as ox
+
+from exmech.errors import BadRequest
 
 _ESCAPE = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
 _TOKEN = re.compile(
@@ -36,6 +44,8 @@ _TOKEN = re.compile(
     re.VERBOSE | re.DOTALL,
 )
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
+_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+Binding = tuple[str, ...]  # exmech.store.Binding, not imported: this module sits below it
 
 QUERY_FORMS = ("SELECT", "CONSTRUCT", "DESCRIBE", "ASK")
 UPDATE_WORDS = (
@@ -258,3 +268,60 @@ def with_row_cap(info: QueryText, cap: int) -> str:
         if word == "VALUES" and seen_group:
             return text[: token.start] + f"\nLIMIT {cap}\n" + text[token.start :]
     return text + f"\nLIMIT {cap}\n"
+
+
+def term_text(binding: Binding) -> str:
+    """A bound value as SPARQL text, escaped by pyoxigraph (never pasted as given).
+
+    Raises BadRequest for a value that is not an RDF term.
+
+    >>> term_text(("iri", "https://w3id.org/exmech/id/theme/mood"))
+    '<https://w3id.org/exmech/id/theme/mood>'
+    >>> term_text(("literal", 'say "hi"', "", "en"))
+    '"say \\\\"hi\\\\""@en'
+    """
+    try:
+        if binding[0] == "iri":
+            return str(ox.NamedNode(binding[1]))
+        _, value, datatype, lang = binding
+        if lang:
+            return str(ox.Literal(value, language=lang))
+        return str(ox.Literal(value, datatype=ox.NamedNode(datatype) if datatype else None))
+    except (ValueError, IndexError) as exc:
+        raise BadRequest(f"cannot bind {binding!r}: {exc}") from exc
+
+
+def with_values(text: str, form: str, substitutions: Iterable[tuple[str, Binding]]) -> str:
+    """The query with its variables pre-bound by a VALUES block at the top of its WHERE group.
+
+    Both stores bind this way. SPARQL 1.1 has no protocol parameter for bound values, and
+    pyoxigraph plans a VALUES block first in the outer group better than its own
+    ``substitutions`` (bench/README.md, "Query plans on the embedded store"). Raises
+    BadRequest for a name that is not a variable name, a value that is not a term, or a
+    query without a WHERE group.
+
+    >>> with_values("SELECT * WHERE { ?s ?p ?o }", "SELECT", [("s", ("iri", "http://e/a"))])
+    'SELECT * WHERE { VALUES (?s) { (<http://e/a>) } ?s ?p ?o }'
+    >>> with_values("ASK { ?s ?p ?o }", "ASK", [("o", ("literal", "1", "", ""))])
+    'ASK { VALUES (?o) { ("1") } ?s ?p ?o }'
+    """
+    pairs = list(substitutions)
+    if not pairs:
+        return text
+    for name, _ in pairs:
+        if not _VARIABLE.fullmatch(name):
+            raise BadRequest(f"cannot bind ?{name}: not a SPARQL variable name")
+    tokens = tokenize(text)
+    groups = [t for t in tokens if t.depth == 0 and t.text == "{"]
+    where = [i for i, t in enumerate(tokens) if t.depth == 0 and t.text.upper() == "WHERE"]
+    opener = None
+    if where and where[0] + 1 < len(tokens) and tokens[where[0] + 1].text == "{":
+        opener = tokens[where[0] + 1]
+    elif groups:
+        opener = groups[1] if form == "CONSTRUCT" and len(groups) > 1 else groups[0]
+    if opener is None:
+        raise BadRequest("cannot bind values in a query without a WHERE group")
+    variables = " ".join(f"?{name}" for name, _ in pairs)
+    values = " ".join(term_text(binding) for _, binding in pairs)
+    cut = opener.start + 1
+    return f"{text[:cut]} VALUES ({variables}) {{ ({values}) }}{text[cut:]}"

@@ -33,6 +33,7 @@ from typing import Any
 import pyoxigraph as ox
 
 from exmech.errors import BadRequest, QueryTimeout, StoreUnavailable
+from exmech.querytext import with_values
 from exmech.settings import Settings
 from exmech.store import Answer, Query
 from exmech.store.journal import Journal
@@ -45,15 +46,6 @@ MEMORY_COPY_QUADS = 100_000
 KEEP_SNAPSHOTS = 4  # older ones are deleted; a reader still on one retries on the newest
 
 
-def _term(binding: tuple[str, ...]) -> ox.NamedNode | ox.Literal:
-    if binding[0] == "iri":
-        return ox.NamedNode(binding[1])
-    _, value, datatype, lang = binding
-    if lang:
-        return ox.Literal(value, language=lang)
-    return ox.Literal(value, datatype=ox.NamedNode(datatype) if datatype else None)
-
-
 def _graph(name: str) -> ox.NamedNode | ox.DefaultGraph:
     return ox.DefaultGraph() if name == "" else ox.NamedNode(name)
 
@@ -61,8 +53,12 @@ def _graph(name: str) -> ox.NamedNode | ox.DefaultGraph:
 def evaluate(store: ox.Store, query: Query) -> dict[str, Any]:
     """Run one query on an open store and serialize it; the worker's whole job.
 
-    Returns a reply dict; syntax errors come back as data, not exceptions, so the
-    worker survives them.
+    Bound values go in as a VALUES block first in the WHERE group (``with_values``, as the
+    remote store sends them), not as pyoxigraph ``substitutions``: pyoxigraph plans the
+    block much better (bench/README.md, "Query plans on the embedded store").
+
+    Returns a reply dict; syntax errors and values that cannot be bound come back as data,
+    not exceptions, so the worker survives them.
     """
     kwargs: dict[str, Any] = {}
     if query.default_graphs:
@@ -71,20 +67,20 @@ def evaluate(store: ox.Store, query: Query) -> dict[str, Any]:
         kwargs["use_default_graph_as_union"] = True
     if query.named_graphs:
         kwargs["named_graphs"] = [ox.NamedNode(g) for g in query.named_graphs]
-    if query.substitutions:
-        kwargs["substitutions"] = {ox.Variable(k): _term(v) for k, v in query.substitutions}
-    text = query.capped_text or query.text
     try:
+        text = with_values(query.capped_text or query.text, query.form, query.substitutions)
         try:
             result = store.query(text, **kwargs)
         except SyntaxError:
-            if text == query.text:
+            if not query.capped_text or query.capped_text == query.text:
                 raise
-            text = query.text
+            text = with_values(query.text, query.form, query.substitutions)
             result = store.query(text, **kwargs)
+    except BadRequest as exc:  # a value that cannot be bound
+        return {"ok": False, "status": 400, "message": exc.message}
     except SyntaxError as exc:
         return {"ok": False, "status": 400, "message": f"SPARQL syntax {exc}"}
-    except RuntimeError as exc:  # e.g. a substitution of a variable the query does not project
+    except RuntimeError as exc:  # any other evaluation error pyoxigraph raises
         return {"ok": False, "status": 400, "message": f"query cannot be evaluated: {exc}"}
     limit = query.max_rows
     if isinstance(result, ox.QueryBoolean):

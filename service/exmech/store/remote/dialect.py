@@ -1,8 +1,10 @@
 """What exmech sends to a SPARQL server and how it reads the replies, engine quirks included.
 
-Every difference between Virtuoso 7 and SPARQL 1.1 that exmech knows lives here, as pure
-functions: the extensions refused before sending, the JSON and RDF made standard on the way
-back, and bound values written into the query text (the protocol has no parameter for them).
+The differences between Virtuoso 7 and SPARQL 1.1 in query text and results live here,
+as pure functions (those in HTTP replies are in ``protocol``): the extensions refused
+before sending, the JSON and RDF made standard on the way back. Bound values are written
+into the query text by ``querytext.with_values`` (the protocol has no parameter for them;
+the embedded store binds the same way).
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from exmech.querytext import decode_escapes, tokenize
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 XSD_BOOLEAN = "http://www.w3.org/2001/XMLSchema#boolean"
 _BOOLEANS = {"0": "false", "1": "true"}
-Binding = tuple[str, ...]  # exmech.store.Binding, not imported: this module sits below it
 _FUNCTION_NAMESPACES = (
     "http://www.openlinksw.com/schemas/bif#",
     "http://www.openlinksw.com/schemas/sql#",
@@ -130,58 +131,6 @@ def canonical(triple: ox.Triple) -> ox.Triple:
             literal = ox.Literal(_BOOLEANS[value.value], datatype=value.datatype)
             return ox.Triple(triple.subject, triple.predicate, literal)
     return triple
-
-
-def term_text(binding: Binding) -> str:
-    """A bound value as SPARQL text, escaped by pyoxigraph (never pasted as given).
-
-    >>> term_text(("iri", "https://w3id.org/exmech/id/theme/mood"))
-    '<https://w3id.org/exmech/id/theme/mood>'
-    >>> term_text(("literal", 'say "hi"', "", "en"))
-    '"say \\\\"hi\\\\""@en'
-    """
-    try:
-        if binding[0] == "iri":
-            return str(ox.NamedNode(binding[1]))
-        _, value, datatype, lang = binding
-        if lang:
-            return str(ox.Literal(value, language=lang))
-        return str(ox.Literal(value, datatype=ox.NamedNode(datatype) if datatype else None))
-    except (ValueError, IndexError) as exc:
-        raise BadRequest(f"cannot bind {binding!r}: {exc}") from exc
-
-
-def with_values(text: str, form: str, substitutions: Iterable[tuple[str, Binding]]) -> str:
-    """The query with its variables pre-bound by a VALUES block at the top of its WHERE group.
-
-    SPARQL 1.1 has no protocol parameter for bound values; a VALUES block first in the
-    outer group joins before everything else in it, as pyoxigraph's substitutions do.
-
-    >>> with_values("SELECT * WHERE { ?s ?p ?o }", "SELECT", [("s", ("iri", "http://e/a"))])
-    'SELECT * WHERE { VALUES (?s) { (<http://e/a>) } ?s ?p ?o }'
-    >>> with_values("ASK { ?s ?p ?o }", "ASK", [("o", ("literal", "1", "", ""))])
-    'ASK { VALUES (?o) { ("1") } ?s ?p ?o }'
-    """
-    pairs = list(substitutions)
-    if not pairs:
-        return text
-    for name, _ in pairs:
-        if not _VARIABLE.fullmatch(name):
-            raise BadRequest(f"cannot bind ?{name}: not a SPARQL variable name")
-    tokens = tokenize(text)
-    groups = [t for t in tokens if t.depth == 0 and t.text == "{"]
-    where = [i for i, t in enumerate(tokens) if t.depth == 0 and t.text.upper() == "WHERE"]
-    opener = None
-    if where and where[0] + 1 < len(tokens) and tokens[where[0] + 1].text == "{":
-        opener = tokens[where[0] + 1]
-    elif groups:
-        opener = groups[1] if form == "CONSTRUCT" and len(groups) > 1 else groups[0]
-    if opener is None:
-        raise BadRequest("cannot bind values in a query without a WHERE group")
-    variables = " ".join(f"?{name}" for name, _ in pairs)
-    values = " ".join(term_text(binding) for _, binding in pairs)
-    cut = opener.start + 1
-    return f"{text[:cut]} VALUES ({variables}) {{ ({values}) }}{text[cut:]}"
 
 
 def quads_text(quads: Iterable[ox.Quad]) -> str:

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 import pyoxigraph as ox
 
 from exmech.errors import BadRequest, StoreUnavailable, Unprocessable
+from exmech.querytext import with_values
 from exmech.settings import Settings
 from exmech.store import Answer, Query
 from exmech.store.remote import bookkeeping, bulk
@@ -29,7 +30,6 @@ from exmech.store.remote.dialect import (
     canonical,
     normalise_json,
     refuse_engine_extensions,
-    with_values,
 )
 from exmech.store.remote.protocol import (
     JSON_RESULTS,
