@@ -269,6 +269,15 @@ def test_default_graph_is_exactly_exmechs_graphs(store: Any, reader) -> None:
     assert not any("openlinksw" in n or n.startswith("urn:exmech") for n in names)
 
 
+def test_known_graphs_answers_for_the_names_asked(store: Any, reader) -> None:
+    """The /sparql graph check asks about a few names; it must not list every graph."""
+    ours = sorted(reader.graphs())
+    asked = [*ours[:3], ours[-1], f"{ID}graph/no-such-graph", "http://example.org/g"]
+    assert store.known_graphs(asked) == frozenset([*ours[:3], ours[-1]])
+    assert store.known_graphs([]) == frozenset()
+    assert store.known_graphs(ours) == frozenset(ours)  # more than one request's worth
+
+
 def test_dataset_parameters_scope_the_query(store: Any, reader) -> None:
     text = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
     scoped = {"default_graphs": (ID + "graph/themes",)}

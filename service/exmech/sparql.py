@@ -10,7 +10,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
@@ -240,13 +240,13 @@ def plan(
 def run(
     cache: AnswerCache,
     settings: Settings,
-    graphs: Callable[[], frozenset[str]],
+    known_graphs: Callable[[Iterable[str]], frozenset[str]],
     operation: ProtocolRequest,
     accept: str | None,
 ) -> tuple[Answer, formats.Format]:
     """Check, negotiate and run one query operation.
 
-    ``graphs`` lists the store's graphs; it is called only when the request names graphs.
+    ``known_graphs`` says which of the graphs a request names the store holds.
     Raises what ``plan`` raises, Forbidden for an unknown graph, and what the store raises
     (QueryTimeout...).
     """
@@ -259,7 +259,8 @@ def run(
         settings.max_query_bytes,
     )
     if planned.requested_graphs:
-        policy.check_graphs({k: list(v) for k, v in planned.requested_graphs}, graphs())
+        named = {k: list(v) for k, v in planned.requested_graphs}
+        policy.check_graphs(named, known_graphs(g for names in named.values() for g in names))
     return cache.query(planned.query), planned.chosen
 
 
@@ -380,9 +381,8 @@ def endpoint() -> Response:
     operation = decode(request.method, request.content_type, url, lambda: _read_body(limit))
     if operation is None:
         return describe_service(settings, url.get("format", []))
-    answer, chosen = run(
-        services.cache, settings, services.store.graphs, operation, request.headers.get("Accept")
-    )
+    known = services.store.known_graphs
+    answer, chosen = run(services.cache, settings, known, operation, request.headers.get("Accept"))
     response = Response(answer.body, content_type=chosen.content_type)
     response.headers["Exmech-Rows"] = str(answer.rows)
     response.headers["Exmech-Truncated"] = "true" if answer.truncated else "false"

@@ -6,6 +6,7 @@ the same small interface, so routes and the CLI never know which they talk to.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -62,6 +63,10 @@ class Store(Protocol):
 
     def graphs(self) -> frozenset[str]:
         """Names of the store's named graphs."""
+        ...
+
+    def known_graphs(self, names: Iterable[str]) -> frozenset[str]:
+        """Which of these names are graphs of the store (without listing millions)."""
         ...
 
     def add(self, nquads: bytes) -> str:

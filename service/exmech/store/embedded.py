@@ -26,6 +26,7 @@ import queue
 import shutil
 import threading
 import time
+from collections.abc import Iterable
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -85,14 +86,14 @@ def evaluate(store: ox.Store, query: Query) -> dict[str, Any]:
     limit = query.max_rows
     if isinstance(result, ox.QueryBoolean):
         fmt = ox.QueryResultsFormat.from_media_type(query.media_type) or ox.QueryResultsFormat.JSON
-        return _reply(result.serialize(format=fmt), fmt.media_type, 1, False, "ASK")
+        return _reply(result.serialize(format=fmt) or b"", fmt.media_type, 1, False, "ASK")
     if isinstance(result, ox.QuerySolutions):
         fmt = ox.QueryResultsFormat.from_media_type(query.media_type) or ox.QueryResultsFormat.JSON
         body = result.serialize(format=fmt) or b""
         body, rows, truncated = cap_rows(body, fmt.media_type, limit)
         return _reply(body, fmt.media_type, rows, truncated, "SELECT")
     rdf = ox.RdfFormat.from_media_type(query.media_type) or ox.RdfFormat.N_TRIPLES
-    triples = []
+    triples: list[ox.Triple] = []
     truncated = False
     for triple in result:
         if limit is not None and len(triples) >= limit:
@@ -309,6 +310,9 @@ class EmbeddedStore:
             generation=Path(snapshot).name,
             form=reply["form"],
         )
+
+    def known_graphs(self, names: Iterable[str]) -> frozenset[str]:
+        return frozenset(names) & self.graphs()
 
     def graphs(self) -> frozenset[str]:
         cached = self._graphs

@@ -29,9 +29,15 @@ JOURNAL = "urn:exmech:journal"
 ST = "urn:exmech:store#"
 # Bookkeeping reads, paged by Connection.pages: AFTER becomes the filter that starts a page.
 MEMBERS = f"SELECT ?g WHERE {{ GRAPH <{META}> {{ <{META}> <{ST}graph> ?g }} AFTER }}"
+MEMBER_COUNT = f"SELECT (COUNT(?g) AS ?n) WHERE {{ GRAPH <{META}> {{ <{META}> <{ST}graph> ?g }} }}"
 JOURNAL_RECORDS = (
     f"SELECT ?seq ?nquads WHERE {{ GRAPH <{JOURNAL}> {{ ?r <{ST}seq> ?seq ; "
     f"<{ST}nquads> ?nquads }} AFTER }}"
+)
+# Graphs bigger than a data chunk, emptied by DROP.
+BIG_GRAPHS = (
+    "SELECT ?g WHERE { GRAPH ?g { ?s ?p ?o } AFTER } GROUP BY ?g "
+    f"HAVING (COUNT(*) > {DATA_CHUNK})"
 )
 STATE = (
     f"SELECT ?state ?build ?records ?hash WHERE {{ GRAPH <{META}> {{ <{META}> "
@@ -75,6 +81,49 @@ def members(server: Connection) -> set[str]:
     return {row["g"] for row in server.pages(MEMBERS)}
 
 
+def empty_all(server: Connection) -> None:
+    """Empty every graph exmech recorded and forget it, 200 graphs a request.
+
+    Big graphs go one ``DROP`` each, so no request holds one whole; the many small ones by a
+    ``DELETE`` over ``VALUES`` (on Virtuoso ~15x faster than a DROP each). Each round takes
+    whichever 200 records come first: no ORDER BY, so a store of millions of graphs costs
+    rounds, not a sort of every name per round.
+    """
+    big = {row["g"] for row in server.pages(BIG_GRAPHS)}
+    while rows := server.select(f"{MEMBERS.replace('AFTER', '')} LIMIT 200"):
+        chunk = [row["g"] for row in rows]
+        drops = [f"DROP SILENT GRAPH <{g}>" for g in chunk if g in big]
+        small = " ".join(f"<{g}>" for g in chunk if g not in big)
+        if small:
+            drops.append(
+                f"DELETE {{ GRAPH ?g {{ ?s ?p ?o }} }} WHERE {{ VALUES ?g {{ {small} }} "
+                "GRAPH ?g { ?s ?p ?o } }"
+            )
+        drops.append(f"DELETE DATA {{ GRAPH <{META}> {{ {membership(chunk)} }} }}")
+        server.update(" ;\n".join(drops))
+
+
+def member_count(server: Connection) -> int:
+    """How many graphs exmech owns (one query, however many there are)."""
+    return int(server.select(MEMBER_COUNT)[0]["n"])
+
+
+def known(server: Connection, names: Iterable[str]) -> frozenset[str]:
+    """Which of these names exmech recorded as its graphs."""
+    found: set[str] = set()
+    for chunk in batched(sorted(set(names)), 200):
+        values = " ".join(f"<{g}>" for g in chunk)
+        rows = server.select(MEMBERS.replace("AFTER", f"VALUES ?g {{ {values} }}"))
+        found.update(row["g"] for row in rows)
+    return frozenset(found)
+
+
+def record(server: Connection, graphs: Iterable[str]) -> None:
+    """Record graphs as exmech's (before anything is written to them)."""
+    for chunk in batched(sorted(graphs), DATA_CHUNK):
+        server.update(f"INSERT DATA {{ GRAPH <{META}> {{ {membership(chunk)} }} }}")
+
+
 def write_state(
     server: Connection,
     state: str,
@@ -84,8 +133,7 @@ def write_state(
     graphs: Iterable[str],
 ) -> None:
     """Record more graphs as exmech's, then the new state, build id, records and hash."""
-    for chunk in batched(sorted(graphs), DATA_CHUNK):
-        server.update(f"INSERT DATA {{ GRAPH <{META}> {{ {membership(chunk)} }} }}")
+    record(server, graphs)
     server.update(
         f"DELETE WHERE {{ GRAPH <{META}> {{ <{META}> <{ST}state> ?a }} }} ;\n"
         f"DELETE WHERE {{ GRAPH <{META}> {{ <{META}> <{ST}build> ?b }} }} ;\n"

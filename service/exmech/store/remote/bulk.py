@@ -21,11 +21,6 @@ from exmech.store.remote.protocol import Connection
 DATA_CHUNK = 2000  # quads per INSERT DATA (Virtuoso's parser runs out of memory at ~5,000)
 TEMPLATE_CHUNK = 500  # triples per INSERT template (Virtuoso's SQL size limit is ~1,000)
 GSP_THRESHOLD = 2000  # graphs this big go through the Graph Store Protocol, when there is one
-# Graphs bigger than a data chunk (paged, AFTER starts the next page).
-BIG_GRAPHS = (
-    "SELECT ?g WHERE { GRAPH ?g { ?s ?p ?o } AFTER } GROUP BY ?g "
-    f"HAVING (COUNT(*) > {DATA_CHUNK})"
-)
 
 
 def load(server: Connection, quads: Iterable[ox.Quad], gsp_threshold: int) -> set[str]:
@@ -51,26 +46,6 @@ def load(server: Connection, quads: Iterable[ox.Quad], gsp_threshold: int) -> se
     for chunk in components(blank, TEMPLATE_CHUNK):
         server.update("INSERT { " + quads_text(chunk) + " } WHERE {}")
     return set(by_graph)
-
-
-def clear(server: Connection, graphs: set[str]) -> None:
-    """Empty these graphs: big ones one DROP each, the many small ones 200 a request.
-
-    Virtuoso takes ~1.5 ms a DROP whatever the size, so a store of a million nanopub
-    graphs would take most of an hour; a DELETE over VALUES empties 200 small graphs in
-    about as long as one DROP. A big graph stays a DROP, so no one request holds it all.
-    """
-    if not graphs:
-        return
-    big = {row["g"] for row in server.pages(BIG_GRAPHS)}
-    for chunk in batched(sorted(graphs & big), 200):
-        server.update(" ;\n".join(f"DROP SILENT GRAPH <{g}>" for g in chunk))
-    for chunk in batched(sorted(graphs - big), 200):
-        server.update(
-            "DELETE { GRAPH ?g { ?s ?p ?o } } WHERE { VALUES ?g { "
-            + " ".join(f"<{g}>" for g in chunk)
-            + " } GRAPH ?g { ?s ?p ?o } }"
-        )
 
 
 def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:

@@ -21,7 +21,6 @@ from exmech.store.remote.bookkeeping import (
     ST,
     State,
     chain,
-    membership,
     submission,
     write_state,
 )
@@ -98,6 +97,10 @@ class RemoteStore:
         members = frozenset(bookkeeping.members(self.server))
         self._members = (generation, members)
         return members
+
+    def known_graphs(self, names: Iterable[str]) -> frozenset[str]:
+        """Looked up in the meta graph, a few hundred names a request."""
+        return bookkeeping.known(self.server, names)
 
     def query(self, query: Query) -> Answer:
         """Run one read on the server; same bytes, caps and errors as the embedded store."""
@@ -193,7 +196,6 @@ class RemoteStore:
             if checked[1]:
                 raise StoreUnavailable(checked[1])
             return
-        allowed = self.graphs() | ({META, JOURNAL} if not self.server.is_virtuoso() else set())
         # Every graph exmech records holds data, so equal counts mean no stranger is visible;
         # the names (for the message) are only listed when the counts differ.
         server = self.server
@@ -202,8 +204,9 @@ class RemoteStore:
         )
         visible = int(json.loads(reply.body)["results"]["bindings"][0]["n"]["value"])
         problem, foreign = "", []
-        if visible > len(self.graphs()):
-            for row in self.server.pages(LIST_GRAPHS, self.server.query_url):
+        if visible > bookkeeping.member_count(self.server):
+            allowed = self.graphs() | ({META, JOURNAL} if not server.is_virtuoso() else set())
+            for row in server.pages(LIST_GRAPHS, server.query_url):
                 if row["g"] not in allowed:
                     foreign.append(row["g"])
                 if len(foreign) > 5:
@@ -264,20 +267,21 @@ class RemoteStore:
         """Replace exmech's graphs on the server: (quads, journal records, dataset hash).
 
         Marks the state ``building`` (answers cached meanwhile can never be served later),
-        drops every graph exmech owned, loads the batches (one a file),
-        replays the journal kept on the server, then records the new state. Running it twice
-        leaves the same data.
+        empties every graph exmech owned, records the graphs it is about to load, loads the
+        batches (one a file), replays the journal kept on the server, then records the new
+        state. Running it twice leaves the same data; a build stopped halfway leaves every
+        graph it wrote recorded, so the next one empties it.
         """
         build_id = secrets.token_hex(6)
         journal = self.journal()
-        previous = bookkeeping.members(self.server)
-        new = set(graphs)
-        write_state(self.server, "building", build_id, 0, "", graphs=new - previous)
+        write_state(self.server, "building", build_id, 0, "", graphs=())
         self._forget()
         # Only graphs exmech recorded can hold its data: each build and submission records
         # its graphs before writing them, and a foreign graph of the same name would fail
-        # the isolation check. So a first build drops nothing.
-        bulk.clear(self.server, previous)
+        # the isolation check. So a first build empties nothing.
+        bookkeeping.empty_all(self.server)
+        new = set(graphs)
+        bookkeeping.record(self.server, new)
         loaded: set[str] = set()
         for batch in batches:
             loaded |= bulk.load(self.server, batch, gsp_threshold)
@@ -285,8 +289,6 @@ class RemoteStore:
         for payload in journal:
             loaded |= bulk.load(self.server, ox.parse(payload, format=ox.RdfFormat.N_QUADS), 0)
             dataset_hash = chain(dataset_hash, payload)
-        for chunk in bulk.batched(sorted(previous - loaded), bulk.DATA_CHUNK):
-            self.server.update(f"DELETE DATA {{ GRAPH <{META}> {{ {membership(chunk)} }} }}")
         write_state(self.server, "ready", build_id, len(journal), dataset_hash, loaded - new)
         self._forget()
         self._members = None
