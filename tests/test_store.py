@@ -9,9 +9,14 @@ it afterwards.
 
 from __future__ import annotations
 
+import base64
+import http.server
 import json
 import shutil
+import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -33,6 +38,7 @@ from exmech.errors import (
 from exmech.querytext import analyse, with_row_cap
 from exmech.settings import Settings
 from exmech.store import Answer, Query
+from exmech.store.remote import RemoteStore
 
 ID = "https://w3id.org/exmech/id/"
 JSON = "application/sparql-results+json"
@@ -429,6 +435,92 @@ def test_a_request_the_server_refuses_leaves_nothing(backend: Backend) -> None:
     assert (store.generation, store.dataset_hash, quad_count(store), store.graphs()) == before
     leftovers = ask(store, f"ASK {{ GRAPH <{ID}graph/{SLUG}-head> {{ ?s ?p ?o }} }}")
     assert json.loads(leftovers.body)["boolean"] is False
+
+
+class BasicAuthProxy(http.server.ThreadingHTTPServer):
+    """A loopback proxy that wants HTTP Basic and forwards to Virtuoso's digest endpoints.
+
+    Virtuoso's -auth endpoints take digest only; many installations put a Basic-auth proxy
+    in front of their triple store instead, and this is that, so EXMECH_REMOTE_AUTH=basic
+    is tested against a real server.
+    """
+
+    def __init__(self, virtuoso: Any, user: str, password: str) -> None:
+        self.virtuoso = virtuoso
+        self.expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        self.seen: list[str] = []
+        super().__init__(("127.0.0.1", 0), _ProxyHandler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _ProxyHandler(http.server.BaseHTTPRequestHandler):
+    server: BasicAuthProxy
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        given = self.headers.get("Authorization", "")
+        self.server.seen.append(given.split(" ")[0])
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if given != self.server.expected:
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="exmech-test"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        virtuoso = self.server.virtuoso
+        manager = urllib.request.HTTPPasswordMgrWithDefaultRealm()
+        manager.add_password(None, virtuoso.base, virtuoso.user, virtuoso.password)
+        opener = urllib.request.build_opener(urllib.request.HTTPDigestAuthHandler(manager))
+        names = ("Content-Type", "Accept")
+        request = urllib.request.Request(
+            virtuoso.base + self.path,
+            data=body,
+            method="POST",
+            headers={n: self.headers[n] for n in names if self.headers[n]},
+        )
+        try:
+            reply = opener.open(request, timeout=60)
+        except urllib.error.HTTPError as exc:
+            reply = exc
+        data = reply.read()
+        self.send_response(reply.status)
+        for name, value in reply.headers.items():
+            if name.lower() in ("content-type", "server", "x-sparql-maxrows", "x-sql-state"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.mark.parametrize("backend", ["virtuoso"], indirect=True)
+def test_basic_authentication_writes_and_refuses_a_wrong_password(writable: Backend) -> None:
+    """EXMECH_REMOTE_AUTH=basic: credentials go with every write; a wrong one is a clear 503."""
+    proxy = BasicAuthProxy(writable.server, "curator-proxy", "s3cret")  # type: ignore[attr-defined]
+    try:
+        settings = writable.settings.replace(
+            remote_update_url=proxy.base + "/sparql-auth",
+            remote_gsp_url=proxy.base + "/sparql-graph-crud-auth",
+            remote_user="curator-proxy",
+            remote_password="s3cret",
+            remote_auth="basic",
+        )
+        store = RemoteStore(settings)
+        quads = quad_count(store)
+        store.add(NANOPUB)
+        assert quad_count(store) == quads + 10
+        assert proxy.seen and set(proxy.seen) == {"Basic"}  # sent up front, never challenged
+        wrong = RemoteStore(settings.replace(remote_password="wrong"), build_if_missing=False)
+        with pytest.raises(StoreUnavailable, match="EXMECH_REMOTE_USER"):
+            wrong.add(NANOPUB)
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
 
 
 # The remote store's own guards -----------------------------------------------------------
