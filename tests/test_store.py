@@ -401,6 +401,34 @@ def test_a_submission_lands_whole_and_survives_a_rebuild(writable: Backend, read
         reopened.close()
 
 
+@pytest.mark.parametrize("backend", ["virtuoso"], indirect=True)
+def test_a_rebuild_stopped_in_the_replay_leaves_every_graph_recorded(
+    writable: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A build records the graphs it writes first, the journal's too: the next one empties them."""
+    from exmech.store.remote import bookkeeping, bulk
+
+    store = writable.open()
+    store.add(NANOPUB)
+    store.close()
+    load = bulk.load
+
+    def stop_in_replay(server: Any, quads: Any, gsp_threshold: int) -> set[str]:
+        if gsp_threshold == 0:  # the journal's submissions are replayed with no GSP
+            raise StoreUnavailable("stopped")
+        return load(server, quads, gsp_threshold)
+
+    monkeypatch.setattr(bulk, "load", stop_in_replay)
+    with pytest.raises(StoreUnavailable, match="stopped"):
+        build(writable.settings)
+    reopened = RemoteStore(writable.settings, build_if_missing=False)
+    mine = {f"{G}-{part}" for part in ("head", "assertion", "pubinfo")}
+    assert bookkeeping.known(reopened.server, mine) == mine
+    monkeypatch.setattr(bulk, "load", load)
+    build(writable.settings)
+    assert mine <= writable.open().graphs()
+
+
 def test_the_same_submission_gives_the_same_hash_on_every_backend(writable: Backend) -> None:
     import hashlib
 

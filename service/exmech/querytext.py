@@ -45,7 +45,8 @@ _TOKEN = re.compile(
 )
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 _VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-Binding = tuple[str, ...]  # exmech.store.Binding, not imported: this module sits below it
+# A bound value for a query variable: ("iri", value) or ("literal", value, datatype, lang).
+Binding = tuple[str, ...]
 
 QUERY_FORMS = ("SELECT", "CONSTRUCT", "DESCRIBE", "ASK")
 UPDATE_WORDS = (

@@ -10,11 +10,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from exmech.querytext import Binding
+
 if TYPE_CHECKING:
     from exmech.settings import Settings
-
-# A bound value for a query variable: ("iri", value) or ("literal", value, datatype, lang).
-Binding = tuple[str, ...]
 
 
 @dataclass(frozen=True)

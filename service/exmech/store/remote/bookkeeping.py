@@ -89,8 +89,10 @@ def empty_all(server: Connection) -> None:
     whichever 200 records come first: no ORDER BY, so a store of millions of graphs costs
     rounds, not a sort of every name per round.
     """
-    big = {row["g"] for row in server.pages(BIG_GRAPHS)}
+    big: set[str] | None = None  # asked once, and only when there is something to empty
     while rows := server.select(f"{MEMBERS.replace('AFTER', '')} LIMIT 200"):
+        if big is None:
+            big = {row["g"] for row in server.pages(BIG_GRAPHS)}
         chunk = [row["g"] for row in rows]
         drops = [f"DROP SILENT GRAPH <{g}>" for g in chunk if g in big]
         small = " ".join(f"<{g}>" for g in chunk if g not in big)

@@ -1,4 +1,4 @@
-"""Bulk loads for ``exmech build``: exmech's graphs emptied and filled again, in big requests.
+"""Bulk loads for ``exmech build``: exmech's graphs filled again, in big requests.
 
 Each request is one SPARQL Update (or one Graph Store POST for a big graph) of a few thousand
 quads: sizes Virtuoso 7 takes. Requests go one at a time: on Virtuoso 7.2 parallel requests

@@ -40,8 +40,13 @@ from exmech.store.remote.protocol import (
 )
 from exmech.store.results import cap_rows
 
-COUNT_GRAPHS = "SELECT (COUNT(DISTINCT ?g) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }"
-LIST_GRAPHS = "SELECT ?g WHERE { GRAPH ?g { ?s ?p ?o } AFTER } GROUP BY ?g"  # paged
+# Graphs the query endpoint shows, exmech's bookkeeping left out (servers without per-graph
+# permissions show it; Virtuoso keeps it private).
+_NOT_BOOKKEEPING = f"FILTER (?g NOT IN (<{META}>, <{JOURNAL}>))"
+COUNT_GRAPHS = (
+    f"SELECT (COUNT(DISTINCT ?g) AS ?n) WHERE {{ GRAPH ?g {{ ?s ?p ?o }} {_NOT_BOOKKEEPING} }}"
+)
+LIST_GRAPHS = f"SELECT ?g WHERE {{ GRAPH ?g {{ ?s ?p ?o }} {_NOT_BOOKKEEPING} AFTER }} GROUP BY ?g"
 GENERATION_TTL = 1.0  # seconds a read of the server's state is trusted (other writers)
 ISOLATION_RETRY = 30.0  # seconds before a failed isolation check is tried again
 VIRTUOSO_GRAPH_PARAMS = 80  # Virtuoso echoes each graph parameter as a header; urllib takes 100
@@ -89,7 +94,11 @@ class RemoteStore:
         return self._ready().dataset_hash
 
     def graphs(self) -> frozenset[str]:
-        """exmech's graphs on the server (as recorded in its meta graph), cached per generation."""
+        """exmech's graphs on the server (as recorded in its meta graph), cached per generation.
+
+        Lists them all, in sorted pages: fine for thousands, minutes for millions, so nothing
+        on a request path calls it (known_graphs and the isolation check look names up).
+        """
         generation = self.generation
         cached = self._members
         if cached is not None and cached[0] == generation:
@@ -205,10 +214,9 @@ class RemoteStore:
         visible = int(json.loads(reply.body)["results"]["bindings"][0]["n"]["value"])
         problem, foreign = "", []
         if visible > bookkeeping.member_count(self.server):
-            allowed = self.graphs() | ({META, JOURNAL} if not server.is_virtuoso() else set())
-            for row in server.pages(LIST_GRAPHS, server.query_url):
-                if row["g"] not in allowed:
-                    foreign.append(row["g"])
+            listed = (row["g"] for row in server.pages(LIST_GRAPHS, server.query_url))
+            for chunk in bulk.batched(listed, 200):
+                foreign += sorted(set(chunk) - bookkeeping.known(server, chunk))
                 if len(foreign) > 5:
                     break
         if foreign:
@@ -280,16 +288,17 @@ class RemoteStore:
         # its graphs before writing them, and a foreign graph of the same name would fail
         # the isolation check. So a first build empties nothing.
         bookkeeping.empty_all(self.server)
-        new = set(graphs)
-        bookkeeping.record(self.server, new)
+        submissions = [list(ox.parse(payload, format=ox.RdfFormat.N_QUADS)) for payload in journal]
+        recorded = set(graphs) | {q.graph_name.value for quads in submissions for q in quads}
+        bookkeeping.record(self.server, recorded)
         loaded: set[str] = set()
         for batch in batches:
             loaded |= bulk.load(self.server, batch, gsp_threshold)
         dataset_hash = files_hash
-        for payload in journal:
-            loaded |= bulk.load(self.server, ox.parse(payload, format=ox.RdfFormat.N_QUADS), 0)
+        for payload, quads in zip(journal, submissions, strict=True):
+            loaded |= bulk.load(self.server, quads, 0)
             dataset_hash = chain(dataset_hash, payload)
-        write_state(self.server, "ready", build_id, len(journal), dataset_hash, loaded - new)
+        write_state(self.server, "ready", build_id, len(journal), dataset_hash, loaded - recorded)
         self._forget()
         self._members = None
         self._isolation = None
