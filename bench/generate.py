@@ -7,7 +7,7 @@ and four synthetic files shaped exactly as docs/model.md says:
 * ``data/synthetic-mechanisms.ttl`` ``id/mechanism/synthetic-000001`` ... spread over the 5 themes
 * ``data/synthetic-studies.ttl``    ``id/study/synthetic-2013-000001`` ... (the shapes want a year)
 * ``data/synthetic-claims.trig``    one nanopublication per claim (head, assertion, provenance,
-  pubinfo), with content-hash IRIs from ``exmech.vocab.claim_slug``
+  pubinfo), with content-hash IRIs from ``exmech.nanopub.claim_slug``
 
 Each study carries four claims and each synthetic mechanism about 84 (the design anchors'
 "provenance of one mechanism" size), so queries keep their shape as the graph grows.
@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyoxigraph as ox
-from exmech.vocab import BASE, EXM, claim_slug
+from exmech.nanopub import claim_slug
+from exmech.vocab import BASE, EXM
 
 REPO = Path(__file__).resolve().parent.parent
 CLAIMS_PER_STUDY = 4
@@ -211,11 +212,12 @@ def claims_trig(p: Plan, exercises: list[str]) -> tuple[str, int]:
     """TriG of the synthetic claims (four graphs each) and its quad count."""
     parts = [PREFIXES]
     for i, study, exercise, mechanism in _claims(p, exercises):
-        line = (
-            f"<{BASE}/id/exercise/{exercise}> <{EXM}proposedMechanism> "
-            f"<{BASE}/id/mechanism/{mechanism}> ."
+        assertion = (
+            ox.NamedNode(f"{BASE}/id/exercise/{exercise}"),
+            ox.NamedNode(f"{EXM}proposedMechanism"),
+            ox.NamedNode(f"{BASE}/id/mechanism/{mechanism}"),
         )
-        h = claim_slug([line], f"{BASE}/id/study/{study_slug(study)}")
+        h = claim_slug([assertion], f"{BASE}/id/study/{study_slug(study)}")
         status = STATUSES[i % len(STATUSES)]
         parts.append(
             f"graph:{h}-head {{\n"

@@ -31,7 +31,7 @@ def run(built_state: Path, tmp_path: Path):
 def test_build_reports_what_it_loaded(run, tmp_path: Path) -> None:
     result = run("build", state=tmp_path / "fresh")
     assert result.exit_code == 0, result.output
-    assert "built" in result.output and "from 9 files" in result.output
+    assert "built" in result.output and "from 10 files" in result.output
     assert (tmp_path / "fresh" / "CURRENT").exists()
     again = run("build", state=tmp_path / "fresh")
     quads = lambda out: int(out.split("built ", 1)[1].split()[0])  # noqa: E731

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from exmech import importer, vocab
+from exmech import importer, nanopub, vocab
 from rdflib import RDF, Dataset, Graph, Literal, Namespace, URIRef
 
 DATA = importer.DATA_DIR
@@ -139,8 +139,8 @@ def test_claims_follow_the_model(claims: Dataset) -> None:
         parts = {p: URIRef(i) for p, i in vocab.claim_graphs(slug).items()}
         np_iri = URIRef(vocab.iri("claim", slug))
         study = claims.value(graph, PROV.wasDerivedFrom)
-        line = f"{exercise.n3()} {EXM.proposedMechanism.n3()} {mechanism.n3()} ."
-        assert vocab.claim_slug([line], str(study)) == slug
+        triple = (exercise, EXM.proposedMechanism, mechanism)
+        assert nanopub.claim_slug([triple], str(study)) == slug
         head = claims.graph(parts["head"])
         assert (np_iri, NP.hasProvenance, parts["provenance"]) in head
         assert (np_iri, NP.hasPublicationInfo, parts["pubinfo"]) in head

@@ -57,6 +57,7 @@ BINDS: dict[str, tuple[str, ...]] = {
     "text": ("literal", "yoga", "", ""),
     "prefix": ("literal", ID + "theme/", "", ""),
     "study": ("iri", ID + "study/rae-2020"),
+    "former": ("iri", ID + "claim/00000000000000000000"),
 }
 
 # A small nanopublication by a fictional curator (example.org), in four graphs of its own.

@@ -2,20 +2,25 @@
 
 The importer builds the shipped claims with :func:`add_claim`, curation builds submitted
 claims and retractions with it, so both follow docs/model.md in exactly the same way.
-Naming is content-derived (:func:`slug_for`): a claim is named by its assertion and its
-study, a retraction by its assertion and the retracting curator. :func:`name` gives
-submitted nanopublications (pyoxigraph quads) those names. Pure: no I/O, no store.
+Naming is content-derived, and :func:`claim_slug` is the only function that computes a
+name: a claim is named by its assertion and its study, a retraction by its assertion and the
+retracting curator, the assertion read in its W3C RDF Dataset Canonicalization (RDFC-1.0,
+pyoxigraph's implementation), so every path (rdflib terms in the importer and wrapping,
+pyoxigraph quads from any submitted syntax, quads read back from the store) gives the same
+IRI for the same assertion. :func:`name` gives submitted nanopublications (pyoxigraph quads)
+those names. Pure: no I/O, no store.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pyoxigraph as ox
-from rdflib import RDF, RDFS, Dataset, Literal, Namespace, URIRef
+from rdflib import RDF, RDFS, BNode, Dataset, Literal, Namespace, URIRef
 
 from exmech import vocab
 
@@ -39,6 +44,7 @@ PARTS = {
 KINDS = {str(EXM.Claim): "claim", str(EXM.Retraction): "retraction"}
 RDF_TYPE, SUPERSEDES, RETRACTS = str(RDF.type), str(NPX.supersedes), str(NPX.retracts)
 DERIVED = str(PROV.wasDerivedFrom)
+XSD_STRING = vocab.XSD + "string"
 
 
 @dataclass(frozen=True)
@@ -65,36 +71,112 @@ class PubInfo:
     shapes: URIRef = SHAPES_VERSION
 
 
-def ntriples_line(subject: str, predicate: str, obj: str) -> str:
-    """One N-Triples line from already serialized terms (``<iri>``, ``"literal"``).
+Term = ox.NamedNode | ox.BlankNode | ox.Literal
+AssertionTriple = ox.Triple | ox.Quad | tuple[Any, Any, Any]
 
-    >>> ntriples_line("<a>", "<p>", "<b>")
-    '<a> <p> <b> .'
+
+def ox_term(term: object) -> Term:
+    """The pyoxigraph term of an rdflib or pyoxigraph term, lexical form kept as it is
+    (rdflib's normalisation never reaches a name).
+
+    >>> ox_term(Literal("x", lang="en-GB"))
+    <Literal value=x language=en-gb>
     """
-    return f"{subject} {predicate} {obj} ."
+    if isinstance(term, ox.NamedNode | ox.BlankNode | ox.Literal):
+        return term
+    if isinstance(term, URIRef):
+        return ox.NamedNode(str(term))
+    if isinstance(term, BNode):
+        return ox.BlankNode(str(term))
+    if isinstance(term, Literal):
+        if term.language:
+            return ox.Literal(str(term), language=term.language)
+        if term.datatype is not None:
+            return ox.Literal(str(term), datatype=ox.NamedNode(str(term.datatype)))
+        return ox.Literal(str(term))
+    raise TypeError(f"not an RDF term: {term!r}")
 
 
-def slug_for(
-    lines: Iterable[str], source: str, supersedes: Iterable[str] = (), base: str = vocab.BASE
+def rdflib_term(term: object) -> URIRef | BNode | Literal:
+    """The rdflib term of a pyoxigraph term, lexical form kept (``normalize=False``)."""
+    if isinstance(term, ox.NamedNode):
+        return URIRef(term.value)
+    if isinstance(term, ox.BlankNode):
+        return BNode(term.value)
+    if isinstance(term, ox.Literal):
+        if term.language:
+            return Literal(term.value, lang=term.language, normalize=False)
+        datatype = term.datatype.value
+        if datatype == XSD_STRING:
+            return Literal(term.value, normalize=False)
+        return Literal(term.value, datatype=URIRef(datatype), normalize=False)
+    raise TypeError(f"not a pyoxigraph subject or object: {term!r}")
+
+
+def canonical_assertion(triples: Iterable[AssertionTriple]) -> str:
+    """The assertion as canonical N-Quads (RDFC-1.0), in the default graph: the text a
+    claim's name is hashed from.
+
+    Literals are taken as a store keeps them: Oxigraph writes numbers, booleans and dates
+    in their canonical lexical form (``"01"^^xsd:integer`` is read back as ``"1"``), so
+    the assertion passes through an in-memory store first, and a name computed from what
+    a store holds equals the name computed from what was submitted. Blank nodes get their
+    canonical labels (``_:c14n0``...).
+
+    >>> yoga = ox.NamedNode("https://w3id.org/exmech/id/exercise/yoga")
+    >>> print(canonical_assertion([(yoga, ox.NamedNode("http://p"), ox.Literal("a\\tb"))]), end="")
+    <https://w3id.org/exmech/id/exercise/yoga> <http://p> "a\\tb" .
+    """
+    store = ox.Store()
+    for triple in triples:
+        s, p, o = (
+            (triple.subject, triple.predicate, triple.object)
+            if isinstance(triple, ox.Triple | ox.Quad)
+            else triple
+        )
+        subject, predicate, obj = ox_term(s), ox_term(p), ox_term(o)
+        if isinstance(subject, ox.Literal) or not isinstance(predicate, ox.NamedNode):
+            raise ValueError(f"not an RDF triple: {s} {p} {o}")
+        store.add(ox.Quad(subject, predicate, obj, ox.DefaultGraph()))
+    dataset = ox.Dataset(store)
+    dataset.canonicalize(ox.CanonicalizationAlgorithm.RDFC_1_0)
+    return "".join(sorted(f"{quad} .\n" for quad in dataset))
+
+
+def claim_slug(
+    assertion: Iterable[AssertionTriple],
+    source: str,
+    supersedes: Iterable[str] = (),
+    base: str = vocab.BASE,
 ) -> str:
-    """The content hash naming a nanopublication (see ``vocab.claim_slug``).
+    """The content hash naming a nanopublication: THE function every path calls.
 
-    ``source`` is the study for a claim and the retracting curator for a retraction. A
-    correction that restates the assertion and study of a claim it supersedes (say, to fix
-    the location) would collide with it, so only then the superseded IRIs join the hash.
+    ``sha256(supersedes lines + canonical N-Quads of the assertion + "#derived-from
+    <source>")``, first 20 hex digits. ``source`` is the study for a claim and the
+    retracting curator for a retraction. A correction that restates the assertion and study
+    of a claim it supersedes (say, to fix the location) would collide with it, so only then
+    the superseded IRIs join the hash. For an assertion of IRIs only, the canonical form is
+    the plain N-Triples line, so names minted before RDFC-1.0 was used are unchanged.
 
-    >>> line = "<https://w3id.org/exmech/id/exercise/yoga> <p> <o> ."
-    >>> old = vocab.iri("claim", slug_for([line], "s"))
-    >>> slug_for([line], "s") != slug_for([line], "s", supersedes=[old])
+    >>> p, o = ox.NamedNode("http://p"), ox.NamedNode("http://o")
+    >>> triple = (ox.NamedNode("https://w3id.org/exmech/id/exercise/yoga"), p, o)
+    >>> old = vocab.iri("claim", claim_slug([triple], "s"))
+    >>> claim_slug([triple], "s") != claim_slug([triple], "s", supersedes=[old])
     True
-    >>> slug_for([line], "s") == slug_for([line], "s", supersedes=["https://example.org/x"])
+    >>> claim_slug([triple], "s") == claim_slug([triple], "s", ["https://example.org/x"])
+    True
+    >>> claim_slug([(URIRef(triple[0].value), URIRef(p.value), URIRef(o.value))], "s") == old[-20:]
     True
     """
-    lines = list(lines)
-    targets = sorted(supersedes)
-    slug = vocab.claim_slug(lines, source)
+    canonical = canonical_assertion(assertion)
+    if not canonical:
+        raise ValueError("an empty assertion has no name")
+    targets = sorted(set(supersedes))
+    payload = canonical + f"#derived-from <{source}>\n"
+    slug = hashlib.sha256(payload.encode("utf-8")).hexdigest()[:20]
     if vocab.iri("claim", slug, base) in targets:
-        slug = vocab.claim_slug([*lines, *(f"# supersedes <{t}>" for t in targets)], source)
+        lines = "".join(f"# supersedes <{t}>\n" for t in targets)
+        slug = hashlib.sha256((lines + payload).encode("utf-8")).hexdigest()[:20]
     return slug
 
 
@@ -107,8 +189,7 @@ def _add_nanopub(
     ds: Dataset, kind: URIRef, assertion: Iterable[Triple], source: str, info: PubInfo, base: str
 ) -> tuple[URIRef, dict[str, URIRef]]:
     triples = list(assertion)
-    line_of = [ntriples_line(*(term.n3() for term in t)) for t in triples]
-    slug = slug_for(line_of, source, [str(s) for s in info.supersedes], base)
+    slug = claim_slug(triples, source, [str(s) for s in info.supersedes], base)
     node, graphs = _parts(slug, base)
     head = ds.graph(graphs["head"])
     head.add((node, RDF.type, NP.Nanopublication))
@@ -186,7 +267,7 @@ class _Head:
     node: str
     graphs: dict[str, str]  # part -> submitted graph IRI
     kind: str
-    lines: list[str]  # the assertion as N-Triples
+    assertion: list[ox.Quad]
     source: str  # the study (claim) or the retracting curator (retraction)
     supersedes: list[str]
 
@@ -248,8 +329,7 @@ def _head(
         for q in by_graph[graphs["pubinfo"]]
         if value(q.subject) == node and q.predicate.value == SUPERSEDES
     ]
-    lines = [ntriples_line(str(q.subject), str(q.predicate), str(q.object)) for q in assertion]
-    return _Head(node, graphs, kinds[0], lines, min(sources, default=""), old)
+    return _Head(node, graphs, kinds[0], assertion, min(sources, default=""), old)
 
 
 def name(
@@ -311,11 +391,11 @@ def name(
         )
     if problems:
         return list(quads), [], problems
-    first = {h.node: vocab.iri("claim", vocab.claim_slug(h.lines, h.source), base) for h in heads}
+    first = {h.node: vocab.iri("claim", claim_slug(h.assertion, h.source), base) for h in heads}
     final: dict[str, str] = {}
     named: dict[str, Named] = {}
     for h in heads:
-        slug = slug_for(h.lines, h.source, [first.get(o, o) for o in h.supersedes], base)
+        slug = claim_slug(h.assertion, h.source, [first.get(o, o) for o in h.supersedes], base)
         final[h.node] = vocab.iri("claim", slug, base)
         final.update({h.graphs[p]: g for p, g in vocab.claim_graphs(slug, base).items()})
         named.setdefault(final[h.node], Named(final[h.node], h.kind, h.node))

@@ -1,4 +1,4 @@
-"""Namespaces, resource IRIs and content-derived claim identifiers.
+"""Namespaces and resource IRIs (claim names are hashed in ``nanopub.claim_slug``).
 
 Pure: no I/O, no store. Every IRI exmech mints goes through here so that the
 patterns in docs/model.md live in one place.
@@ -6,9 +6,7 @@ patterns in docs/model.md live in one place.
 
 from __future__ import annotations
 
-import hashlib
 import re
-from collections.abc import Iterable
 
 BASE = "https://w3id.org/exmech"
 ONTOLOGY = f"{BASE}/ontology"
@@ -92,22 +90,3 @@ def claim_graphs(slug: str, base: str = BASE) -> dict[str, str]:
     'https://w3id.org/exmech/id/graph/abc-assertion'
     """
     return {part: iri("graph", f"{slug}-{part}", base) for part in GRAPH_PARTS}
-
-
-def claim_slug(assertion_ntriples: Iterable[str], study_iri: str) -> str:
-    """A content hash naming a claim: same assertion from the same study, same slug.
-
-    `assertion_ntriples` are the assertion's triples as N-Triples lines (order and
-    surrounding whitespace do not matter; blank nodes must not occur).
-
-    >>> a = ["<https://w3id.org/exmech/id/exercise/yoga> <p> <o> ."]
-    >>> claim_slug(a, "s") == claim_slug([" " + a[0]], "s")
-    True
-    >>> len(claim_slug(a, "s"))
-    20
-    """
-    lines = sorted({line.strip() for line in assertion_ntriples if line.strip()})
-    if any("_:" in line.split(" ", 1)[0] for line in lines):
-        raise ValueError("assertion triples must not use blank nodes as subjects")
-    payload = "\n".join(lines) + "\n#derived-from <" + study_iri + ">\n"
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:20]

@@ -3,6 +3,8 @@ becomes a retraction, and both get the publication info the service writes.
 
 Built with rdflib through ``exmech.nanopub`` (the importer's own builders), so submitted
 claims have exactly the shape of the shipped ones; returned as pyoxigraph quads for checking.
+Terms cross between the two libraries one by one (``nanopub.rdflib_term``/``ox_term``), never
+through rdflib's parser, which would rewrite lexical forms ("01" to "1", "true " to "false").
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from rdflib.namespace import XSD
 
 from exmech import nanopub
 from exmech.curation.submission import Fields
-from exmech.validation import parse, to_rdflib
 
 
 def now_literal() -> rdflib.Literal:
@@ -31,9 +32,10 @@ def wrap(
     """One claim nanopublication per bare assertion triple, with the fields' provenance."""
     prov = fields.provenance(base)
     ds = rdflib.Dataset()
-    for s, p, o in to_rdflib(quads):
-        if isinstance(s, rdflib.URIRef) and isinstance(p, rdflib.URIRef):
-            nanopub.add_claim(ds, (s, p, o), prov, info, base)  # type: ignore[arg-type]
+    for q in dict.fromkeys(ox.Triple(q.subject, q.predicate, q.object) for q in quads):
+        s, o = nanopub.rdflib_term(q.subject), nanopub.rdflib_term(q.object)
+        if isinstance(s, rdflib.URIRef):
+            nanopub.add_claim(ds, (s, rdflib.URIRef(q.predicate.value), o), prov, info, base)  # type: ignore[arg-type]
     return _quads(ds)
 
 
@@ -45,5 +47,13 @@ def retraction(target: str, info: nanopub.PubInfo, base: str) -> list[ox.Quad]:
 
 
 def _quads(ds: rdflib.Dataset) -> list[ox.Quad]:
-    """An rdflib dataset as pyoxigraph quads (through N-Quads, as validation reads them)."""
-    return parse(ds.serialize(format="nquads").encode(), ox.RdfFormat.N_QUADS)
+    """An rdflib dataset as pyoxigraph quads, term by term (lexical forms kept)."""
+    quads = []
+    for s, p, o, g in ds.quads((None, None, None, None)):
+        subject = nanopub.ox_term(s)
+        assert not isinstance(subject, ox.Literal)
+        graph = g.identifier if isinstance(g, rdflib.Graph) else g
+        quads.append(
+            ox.Quad(subject, ox.NamedNode(str(p)), nanopub.ox_term(o), ox.NamedNode(str(graph)))
+        )
+    return quads

@@ -12,7 +12,15 @@ import json
 from typing import Any
 from urllib.parse import quote
 
-from flask import Blueprint, Response, current_app, render_template, request, send_file
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    send_file,
+)
 from markupsafe import Markup
 
 from exmech import formats, vocab
@@ -155,6 +163,10 @@ def resource(rest: str) -> Response:
     chosen = _choose(RESOURCE_OFFERS)
     description = describe(cache, iri, graph=kind == "graph")
     if not description.statements:
+        moved = replaced_claim_path(cache, kind, slug, settings.base_iri)
+        if moved is not None:
+            query = request.query_string.decode("latin-1")
+            return redirect(moved + (f"?{query}" if query else ""), code=301)
         raise NotFound(f"no {kind} {slug!r} in the graph")
     if chosen is formats.HTML:
         response = _resource_html(cache, settings, kind, description)
@@ -163,6 +175,24 @@ def resource(rest: str) -> Response:
             serialize(description.statements, chosen), content_type=chosen.content_type
         )
     return _alternates(response, RESOURCE_OFFERS)
+
+
+def replaced_claim_path(cache: AnswerCache, kind: str, slug: str, base: str) -> str | None:
+    """Where a former claim IRI, or one of its four graphs, lives now (``/id/...`` on this
+    server), from the ``dcterms:replaces`` table in data/claim-iris.ttl; None if nowhere."""
+    claim_slug, part = slug, ""
+    if kind == "graph":
+        claim_slug, _, part = slug.partition("-")
+        if part not in vocab.GRAPH_PARTS:
+            return None
+    elif kind != "claim":
+        return None
+    former = ("iri", vocab.iri("claim", claim_slug, base))
+    rows = select(cache, "claim-replacement", {"former": former})
+    if not rows:
+        return None
+    current = rows[0]["current"].value.rsplit("/", 1)[-1]
+    return f"/id/graph/{current}-{part}" if part else f"/id/claim/{current}"
 
 
 def _resource_html(cache: AnswerCache, settings: Settings, kind: str, d: Description) -> Response:
