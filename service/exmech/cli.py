@@ -233,6 +233,16 @@ def serve(ctx: click.Context, **flags: Any) -> None:
 @click.option("--status", help="For bare assertion triples: an exm:MediatorStatus name.")
 @click.option("--wording", help="For bare assertion triples: the source's words.")
 @click.option("--note", help="For bare assertion triples: a mediator-status note.")
+@click.option(
+    "--sign",
+    is_flag=True,
+    help="Sign FILE's nanopublication here with your key first (Trusty URI + RSA signature).",
+)
+@click.option(
+    "--key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Private key for --sign (default EXMECH_KEY_FILE).",
+)
 @click.pass_context
 def submit(
     ctx: click.Context,
@@ -241,6 +251,8 @@ def submit(
     token: str | None,
     dry_run: bool,
     supersede: str | None,
+    sign: bool,
+    key: Path | None,
     **fields: str | None,
 ) -> None:
     """Send FILE (TriG, Turtle, N-Quads, N-Triples, JSON-LD) to a running server's curation API.
@@ -266,13 +278,19 @@ def submit(
         else "/curation/submissions"
     )
     query = urlencode({k: v for k, v in fields.items() if v})
+    body = file.read_bytes()
+    if sign:
+        try:
+            body, fmt = _signed_body(body, fmt, key or settings.key_file), PARSE_FORMATS[".trig"]
+        except ExmechError as exc:
+            raise click.ClickException(f"{file}: {exc.message}") from exc
     headers = {"Content-Type": fmt.media_type, "Accept": "application/json"}
     secret = token or settings.token
     if secret:
         headers["Authorization"] = f"Bearer {secret}"
     request = Request(
         f"{base}{route}{'?' + query if query else ''}",
-        data=file.read_bytes(),
+        data=body,
         headers=headers,
         method="POST",
     )
@@ -286,44 +304,245 @@ def submit(
     if status in (200, 201):
         for item in body.get("nanopubs", []):
             verb = "exists" if item["existing"] else ("valid" if dry_run else "added")
-            click.echo(f"{verb} {item['kind']} {item['iri']}")
+            trusty = f" signed as {item['trusty']}" if item.get("trusty") else ""
+            click.echo(f"{verb} {item['kind']} {item['iri']}{trusty}")
         ctx.exit(0)
-    if status == 422:
-        results = body.get("detail", {}).get("results", [])
+    detail = body.get("detail")
+    results = detail.get("results", []) if isinstance(detail, dict) else []
+    if status == 422 and results:
         click.echo(Report.of([Finding(**r) for r in results]).to_text())
         ctx.exit(1)
     click.echo(f"error {status}: {body.get('error', body)}", err=True)
     ctx.exit(2)
 
 
+def _signed_body(data: bytes, fmt: Any, key: Path) -> bytes:
+    """One complete nanopublication, signed with the key at ``key``, as TriG."""
+    from exmech import signing, vocab
+    from exmech.errors import BadRequest
+    from exmech.validation import parse
+
+    quads = parse(data, fmt, "submission")
+    parts = {
+        "head": vocab.NP + "hasAssertion",
+        "assertion": vocab.NP + "hasAssertion",
+        "provenance": vocab.NP + "hasProvenance",
+        "pubinfo": vocab.NP + "hasPublicationInfo",
+    }
+    heads = {q.subject.value for q in quads if q.predicate.value == parts["head"]}
+    if len(heads) != 1:
+        raise BadRequest(
+            "--sign needs exactly one complete nanopublication (head, assertion, provenance, "
+            "pubinfo): a signature covers the publication info, which the server writes for "
+            "bare triples"
+        )
+    node = heads.pop()
+    graphs = {
+        part: str(getattr(q.object, "value", ""))
+        for part, predicate in parts.items()
+        for q in quads
+        if q.subject.value == node and q.predicate.value == predicate
+    }
+    graphs["head"] = next(
+        str(getattr(q.graph_name, "value", ""))
+        for q in quads
+        if q.subject.value == node and q.predicate.value == parts["head"]
+    )
+    signed = signing.sign(signing.to_network(quads, node, graphs), signing.read_private_key(key))
+    return signed.trig.encode()
+
+
 @main.command()
 @click.option(
     "--since",
     type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
-    help="Only submissions accepted at or after this UTC date/time.",
+    help="Only submissions accepted (with --nanopub: claims created) at or after this UTC time.",
 )
 @click.option(
     "--output",
     "-o",
+    type=click.Path(path_type=Path),
+    help="Write here instead of standard output (e.g. data/curated-2026.trig); with "
+    "--nanopub, a folder that receives one RA....trig file per claim.",
+)
+@click.option("--nanopub", is_flag=True, help="Every current claim as a signed Trusty nanopub.")
+@click.option(
+    "--key",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write here instead of standard output (e.g. data/curated-2026.trig).",
+    help="Private key that signs claims without a signed version (default EXMECH_KEY_FILE).",
+)
+@click.option(
+    "--record/--no-record",
+    default=True,
+    help="Link each newly signed claim and its Trusty IRI in the store (default: yes).",
+)
+@click.option(
+    "--publish-url",
+    help="Also POST each signed nanopub (application/trig) to this nanopub server.",
 )
 @click.pass_context
-def export(ctx: click.Context, since: Any, output: Path | None) -> None:
-    """Accepted submissions from the journal as TriG, ready to commit into data/."""
+def export(
+    ctx: click.Context,
+    since: Any,
+    output: Path | None,
+    nanopub: bool,
+    key: Path | None,
+    record: bool,
+    publish_url: str | None,
+) -> None:
+    """Accepted submissions from the journal as TriG, ready to commit into data/; with
+    --nanopub, current claims as signed nanopublications for the nanopub network."""
     from datetime import UTC
 
     from exmech.curation import export_trig
     from exmech.store.journal import Journal
 
     settings: Settings = ctx.obj
+    since = since.replace(tzinfo=UTC) if since else None
+    if nanopub:
+        if output is None:
+            raise click.ClickException("--nanopub writes one file per claim: give -o FOLDER")
+        _export_signed(settings, since, output, key, record, publish_url)
+        return
     journal = Journal(settings.state_dir / "journal.log")
-    trig = export_trig(journal, since.replace(tzinfo=UTC) if since else None)
+    trig = export_trig(journal, since)
     if output is None:
         click.echo(trig.decode("utf-8"), nl=False)
     else:
         output.write_bytes(trig)
         click.echo(f"wrote {output}", err=True)
+
+
+def _export_signed(
+    settings: Settings,
+    since: Any,
+    folder: Path,
+    key: Path | None,
+    record: bool,
+    publish_url: str | None,
+) -> None:
+    """Sign (or pass on) every current claim, write FOLDER/RA....trig, record, publish."""
+    from exmech import signing
+    from exmech.curation.export import record_all, signed_claims
+
+    key_path = key or settings.key_file
+    store = _open_reader(settings)
+    try:
+        private = signing.read_private_key(key_path) if key_path.exists() else None
+        exports = signed_claims(store, private, since)
+        folder.mkdir(parents=True, exist_ok=True)
+        for item in exports:
+            (folder / f"{item.signed.trusty_hash}.trig").write_text(item.signed.trig)
+            click.echo(f"{item.claim} {item.signed.iri}")
+        signed_now = sum(e.new for e in exports)
+        click.echo(
+            f"wrote {len(exports)} signed nanopublications to {folder} "
+            f"({signed_now} signed now, {len(exports) - signed_now} as recorded)",
+            err=True,
+        )
+        if record and signed_now:
+            record_all(store, exports, settings.base_iri)
+            click.echo(f"recorded {signed_now} claim <-> Trusty IRI links in the store", err=True)
+    except ExmechError as exc:
+        raise click.ClickException(exc.message) from exc
+    finally:
+        store.close()
+    for item in exports if publish_url else []:
+        _publish(publish_url or "", item.signed.trig, item.signed.iri)
+
+
+def _publish(url: str, trig: str, iri: str) -> None:
+    """POST one signed nanopub to a nanopub server, as the network's tools do."""
+    from urllib.error import HTTPError, URLError
+    from urllib.request import Request, urlopen
+
+    request = Request(
+        url, data=trig.encode(), headers={"Content-Type": "application/trig"}, method="POST"
+    )
+    try:
+        with urlopen(request, timeout=60) as response:  # noqa: S310 - a URL the user named
+            click.echo(f"published {iri} ({response.status})", err=True)
+    except HTTPError as exc:
+        raise click.ClickException(f"{url} refused {iri}: {exc.code} {exc.reason}") from exc
+    except URLError as exc:
+        raise click.ClickException(f"cannot reach {url}: {exc.reason}") from exc
+
+
+@main.group()
+def key() -> None:
+    """Your RSA key pair for signing nanopublications (the private key stays here)."""
+
+
+def _key_path(ctx: click.Context, path: Path | None) -> Path:
+    settings: Settings = ctx.obj
+    return path or settings.key_file
+
+
+@key.command("create")
+@click.option(
+    "--file",
+    "path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where the private key goes (default EXMECH_KEY_FILE); the public key goes to FILE.pub.",
+)
+@click.pass_context
+def key_create(ctx: click.Context, path: Path | None) -> None:
+    """Make a new 2048-bit RSA key pair (private key mode 600, never overwritten)."""
+    from exmech import signing
+
+    target = _key_path(ctx, path)
+    try:
+        public = signing.write_key_pair(target, signing.new_private_key())
+    except ExmechError as exc:
+        raise click.ClickException(exc.message) from exc
+    _show_key(target, public)
+
+
+@key.command("import")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--file",
+    "path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where the copy goes (default EXMECH_KEY_FILE); the public key goes to FILE.pub.",
+)
+@click.pass_context
+def key_import(ctx: click.Context, source: Path, path: Path | None) -> None:
+    """Copy an existing RSA private key (PEM, PKCS#8 or PKCS#1) to the key file, mode 600."""
+    from exmech import signing
+
+    target = _key_path(ctx, path)
+    try:
+        public = signing.write_key_pair(target, signing.read_private_key(source))
+    except ExmechError as exc:
+        raise click.ClickException(exc.message) from exc
+    _show_key(target, public)
+
+
+@key.command("show")
+@click.option("--file", "path", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def key_show(ctx: click.Context, path: Path | None) -> None:
+    """Print the public key of the key file (what `exmech token add --public-key` takes)."""
+    from exmech import signing
+
+    target = _key_path(ctx, path)
+    try:
+        public = signing.public_key_of(signing.read_private_key(target))
+    except ExmechError as exc:
+        raise click.ClickException(exc.message) from exc
+    _show_key(target, public)
+
+
+def _show_key(path: Path, public: str) -> None:
+    from exmech import signing
+
+    click.echo(public)
+    click.echo(
+        f"(private key {path}, mode {path.stat().st_mode & 0o777:o}; fingerprint "
+        f"{signing.fingerprint(public)}; give the line above to the service's administrator)",
+        err=True,
+    )
 
 
 @main.group()
@@ -335,13 +554,20 @@ def token() -> None:
 @click.option("--curator", required=True, help="The curator's IRI (an ORCID is welcome).")
 @click.option("--name", required=True, help="The curator's name, as published in pubinfo.")
 @click.option(
+    "--public-key",
+    help="The curator's public key (the line `exmech key show` prints, or a .pub file): "
+    "their signed submissions must carry it.",
+)
+@click.option(
     "--file",
     "path",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Tokens file (default EXMECH_TOKENS_FILE).",
 )
 @click.pass_context
-def token_add(ctx: click.Context, curator: str, name: str, path: Path | None) -> None:
+def token_add(
+    ctx: click.Context, curator: str, name: str, public_key: str | None, path: Path | None
+) -> None:
     """Create a token for CURATOR: prints it once and appends its salted hash to the file."""
     from exmech import tokens
 
@@ -350,7 +576,9 @@ def token_add(ctx: click.Context, curator: str, name: str, path: Path | None) ->
     if target is None:
         raise click.ClickException("name the tokens file: --file or EXMECH_TOKENS_FILE")
     try:
-        secret, entry = tokens.new_entry(curator, name)
+        if public_key and Path(public_key).is_file():
+            public_key = Path(public_key).read_text(encoding="utf-8")
+        secret, entry = tokens.new_entry(curator, name, public_key or "")
     except ExmechError as exc:
         raise click.ClickException(exc.message) from exc
     tokens.append(target, entry)

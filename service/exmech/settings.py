@@ -79,6 +79,13 @@ FIELDS: tuple[Field, ...] = (
     Field("tokens", str, "Curator tokens as in tokens_file, ';'-separated (for containers)."),
     Field("token", str, "Your curator token, sent by `exmech submit` (never printed or logged)."),
     Field("log_requests", _bool, "Log one line per request (method, path, status, time)."),
+    Field("key_file", _path, "Your RSA private key for signing (`exmech key`; mode 600)."),
+    Field(
+        "require_signatures",
+        _bool,
+        "Refuse unsigned submissions: only nanopublications signed with the curator's "
+        "registered key are accepted.",
+    ),
 )
 FIELD_BY_NAME = {f.name: f for f in FIELDS}
 SECRETS = frozenset({"token", "remote_password"})  # `exmech settings` shows *** for these
@@ -112,6 +119,8 @@ class Settings:
     tokens: str = ""
     token: str = ""
     log_requests: bool = True
+    key_file: Path = Path("~/.nanopub/id_rsa").expanduser()
+    require_signatures: bool = False
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -3,12 +3,14 @@
 One entry per line (file ``EXMECH_TOKENS_FILE``; or ``EXMECH_TOKENS``, entries separated by
 ``;``)::
 
-    <curator-iri> <salt> <sha256-hex> [display name]
+    <curator-iri> <salt> <sha256-hex> [key:<public-key>] [display name]
 
-where ``sha256-hex = sha256(salt + ":" + token)``. Blank lines and ``#`` comments are ignored.
-Tokens are 256-bit random strings, so a fast salted hash is enough (no password stretching).
-``exmech token add --curator IRI`` prints a new token once and appends its entry. Checking a
-token compares it with every entry in constant time, so timing does not tell which matched.
+where ``sha256-hex = sha256(salt + ":" + token)`` and ``public-key`` is the curator's RSA
+public key (base64 DER, as ``npx:hasPublicKey`` states it): signed submissions must carry
+it. Blank lines and ``#`` comments are ignored. Tokens are 256-bit random strings, so a fast
+salted hash is enough (no password stretching). ``exmech token add --curator IRI`` prints a
+new token once and appends its entry. Checking a token compares it with every entry in
+constant time, so timing does not tell which matched.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from exmech.errors import BadRequest
 
 PREFIX = "exm_"
 _IRI = re.compile(r"^https?://[^\s<>\"{}|\\^`]+$")
+_KEY = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
 
 
 @dataclass(frozen=True)
@@ -35,9 +38,12 @@ class Entry:
     salt: str
     digest: str
     name: str
+    public_key: str = ""
 
     def line(self) -> str:
-        return " ".join(part for part in (self.curator, self.salt, self.digest, self.name) if part)
+        key = f"key:{self.public_key}" if self.public_key else ""
+        parts = (self.curator, self.salt, self.digest, key, self.name)
+        return " ".join(part for part in parts if part)
 
 
 def digest(salt: str, token: str) -> str:
@@ -56,6 +62,8 @@ def parse(text: str, where: str, separator: str = "\n") -> tuple[Entry, ...]:
 
     >>> parse("https://orcid.org/0000-0002-1825-0097 00 " + "a" * 64 + " Ada", "x")[0].name
     'Ada'
+    >>> parse("https://example.org/c 00 " + "a" * 64 + " key:QUJD Ada", "x")[0].public_key
+    'QUJD'
     """
     entries = []
     for number, raw in enumerate(text.split(separator), 1):
@@ -71,11 +79,17 @@ def parse(text: str, where: str, separator: str = "\n") -> tuple[Entry, ...]:
             raise BadRequest(
                 f"{where}: entry {number} is not '<curator-iri> <salt> <sha256-hex> [name]'"
             )
-        entries.append(Entry(parts[0], parts[1], parts[2], parts[3] if len(parts) > 3 else ""))
+        name, key = parts[3] if len(parts) > 3 else "", ""
+        if name.startswith("key:"):
+            key, _, name = name.partition(" ")
+            key = key.removeprefix("key:")
+            if not _KEY.match(key):
+                raise BadRequest(f"{where}: entry {number} has a public key that is not base64")
+        entries.append(Entry(parts[0], parts[1], parts[2], name.strip(), key))
     return tuple(entries)
 
 
-def new_entry(curator: str, name: str = "") -> tuple[str, Entry]:
+def new_entry(curator: str, name: str = "", public_key: str = "") -> tuple[str, Entry]:
     """A fresh random token and the entry to store for it (the token itself is not kept).
 
     >>> token, entry = new_entry("https://example.org/curator/ada", "Ada")
@@ -84,9 +98,12 @@ def new_entry(curator: str, name: str = "") -> tuple[str, Entry]:
     """
     if not _IRI.match(curator):
         raise BadRequest(f"curator must be an http(s) IRI such as an ORCID, not {curator!r}")
+    public_key = "".join(public_key.split())
+    if public_key and not _KEY.match(public_key):
+        raise BadRequest("the public key must be base64 (the one line of an id_rsa.pub file)")
     token = PREFIX + secrets.token_urlsafe(32)
     salt = secrets.token_hex(16)
-    return token, Entry(curator, salt, digest(salt, token), " ".join(name.split()))
+    return token, Entry(curator, salt, digest(salt, token), " ".join(name.split()), public_key)
 
 
 def find(entries: tuple[Entry, ...], token: str) -> Entry | None:

@@ -19,7 +19,8 @@ import pyoxigraph as ox
 import rdflib
 from rdflib.namespace import OWL
 
-from exmech import nanopub, queries, tokens, vocab
+from exmech import nanopub, queries, signing, tokens, vocab
+from exmech.curation.export import signed_versions
 from exmech.curation.submission import NO_FIELDS, Curator, Fields
 from exmech.curation.wrapping import now_literal, wrap
 from exmech.errors import BadRequest, Forbidden, NotFound, Unauthorized, Unprocessable
@@ -48,6 +49,7 @@ class Checked:
     quads: list[ox.Quad]
     nanopubs: list[Named]
     report: Report
+    signed: signing.Signed | None = None  # the checked signed original, kept verbatim
 
     def quads_of(self, chosen: Iterable[Named], base: str) -> list[ox.Quad]:
         """The quads of the ``chosen`` nanopublications' graphs (to store only new ones)."""
@@ -62,11 +64,12 @@ class Outcome:
     checked: Checked
     existing: set[str]
     generation: str | None
+    recorded: bool = False  # a signed version was linked to its claim
 
     @property
     def added(self) -> bool:
         """Whether anything was new (201 rather than 200)."""
-        return any(n.iri not in self.existing for n in self.checked.nanopubs)
+        return self.recorded or any(n.iri not in self.existing for n in self.checked.nanopubs)
 
     def to_json(self) -> dict[str, Any]:
         """The answer body of the write routes."""
@@ -81,6 +84,7 @@ class Outcome:
                     "kind": n.kind,
                     "existing": n.iri in self.existing,
                     "submitted_as": n.submitted_as,
+                    **({"trusty": self.checked.signed.iri} if self.checked.signed else {}),
                 }
                 for n in nanopubs
             ],
@@ -188,7 +192,7 @@ class Curation:
         entry = tokens.find(entries, token.strip()) if scheme.lower() == "bearer" else None
         if entry is None:
             raise Unauthorized("the bearer token is not valid", detail={"invalid_token": True})
-        return Curator(entry.curator, entry.name or entry.curator)
+        return Curator(entry.curator, entry.name or entry.curator, entry.public_key)
 
     def pubinfo(
         self,
@@ -214,10 +218,46 @@ class Curation:
         curator: Curator | None,
         fields: Fields = NO_FIELDS,
         supersedes: Sequence[str] = (),
+        sent: bool = False,
     ) -> Checked:
-        """Name and validate a submission (nothing is written). Raises BadRequest, Forbidden."""
+        """Name and validate a submission (nothing is written). Raises BadRequest, Forbidden,
+        and SignatureError (422) when RDF a curator ``sent`` is signed and does not check out
+        (or is unsigned where signatures are required)."""
         if not quads:
             raise BadRequest("the submission holds no triples")
+        signed = self._unsign(quads, curator, supersedes) if sent else None
+        if signed is not None:
+            quads = signed[0]
+        checked = self._check(quads, curator, fields, supersedes)
+        checked.signed = signed[1] if signed else None
+        return checked
+
+    def _unsign(
+        self, quads: Sequence[ox.Quad], curator: Curator | None, supersedes: Sequence[str]
+    ) -> tuple[list[ox.Quad], signing.Signed] | None:
+        """A signed submission checked against the curator's registered key, its signature
+        statements set aside; None when unsigned (and unsigned is allowed)."""
+        if not signing.is_signed(quads):
+            if self.settings.require_signatures:
+                raise signing.SignatureError(
+                    "this service accepts only signed nanopublications "
+                    "(EXMECH_REQUIRE_SIGNATURES): sign with `exmech submit --sign`"
+                )
+            return None
+        if supersedes:
+            raise signing.SignatureError(
+                "a signed nanopublication states what it supersedes in its own publication "
+                "info (npx:supersedes): send it to POST /curation/submissions"
+            )
+        return signing.split(quads, curator.public_key if curator else None)
+
+    def _check(
+        self,
+        quads: Sequence[ox.Quad],
+        curator: Curator | None,
+        fields: Fields,
+        supersedes: Sequence[str],
+    ) -> Checked:
         problems = [finding(*p) for p in nanopub.blank_node_problems(quads)]
         if not problems and not any(q.predicate.value in PARTS for q in quads):
             if any(not isinstance(q.graph_name, ox.DefaultGraph) for q in quads):
@@ -272,13 +312,18 @@ class Curation:
         with self._lock:
             existing = self.existing(checked.nanopubs)
             new = [n for n in checked.nanopubs if n.iri not in existing]
+            quads = checked.quads_of(new, self.base)
+            signed = checked.signed
+            if signed and checked.nanopubs:
+                claim = checked.nanopubs[0].iri
+                if signed.iri not in signed_versions(self.store, claim):
+                    quads += signing.record(claim, signed, self.base)
             generation = None
-            if new:
-                payload = ox.serialize(
-                    checked.quads_of(new, self.base), format=ox.RdfFormat.N_QUADS
-                )
+            if quads:
+                payload = ox.serialize(quads, format=ox.RdfFormat.N_QUADS)
                 generation = self.store.add(payload or b"")
-        return Outcome(checked, existing, generation)
+        recorded = len(quads) > len(checked.quads_of(new, self.base))
+        return Outcome(checked, existing, generation, recorded)
 
     def claim(self, slug: str) -> str:
         """The IRI of a stored claim or retraction; raises NotFound."""

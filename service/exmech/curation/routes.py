@@ -122,7 +122,7 @@ def _check_body(
                 "@context inline (an object, not a URL)"
             ) from exc
         raise
-    return desk.check(quads, curator, Fields.of(values).over(defaults), supersedes)
+    return desk.check(quads, curator, Fields.of(values).over(defaults), supersedes, sent=True)
 
 
 def _accepted(desk: Curation, checked: Checked) -> Response:

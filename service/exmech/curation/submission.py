@@ -30,10 +30,12 @@ _STATUS = re.compile(r"^[A-Z][A-Za-z]*$")
 
 @dataclass(frozen=True)
 class Curator:
-    """Who a request acts for: an IRI (ORCID welcome) and a display name."""
+    """Who a request acts for: an IRI (ORCID welcome), a display name, and the public key
+    their signed submissions must carry (empty when none is registered)."""
 
     iri: str
     name: str
+    public_key: str = ""
 
 
 @dataclass(frozen=True)

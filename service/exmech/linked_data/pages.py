@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from exmech import provenance, queries, vocab
+from exmech import provenance, queries, signing, vocab
 from exmech.errors import NotFound
 from exmech.linked_data.rdf import PAGE_ROWS, Description, Statement, Term, labels, select
 from exmech.store import Binding
@@ -305,9 +305,27 @@ def claim(cache: AnswerCache, d: Description, base: str) -> dict[str, Any]:
         for st in d.statements
         if st.p.value == vocab.PROV + "wasDerivedFrom"
     ]
-    out: dict[str, Any] = {"parts": parts, "history": _ask(cache, "claim-history", slug, base)}
+    out: dict[str, Any] = {
+        "parts": parts,
+        "history": _ask(cache, "claim-history", slug, base),
+        "signed": signed_versions(cache, d.iri),
+    }
     if title:
         out["title"] = title + (f" ({', '.join(studies)})" if studies else "")
+    return out
+
+
+def signed_versions(cache: AnswerCache, claim: str) -> list[dict[str, str]]:
+    """The claim's recorded signed versions, each checked again now by the toolkit:
+    its Trusty IRI, whether hash and signature hold (and why not), the key's fingerprint."""
+    out = []
+    for row in _rows(cache, "signed-versions", {"claim": ("iri", claim)}):
+        try:
+            checked = signing.verify(row["content"])
+            status, key = "valid", signing.fingerprint(checked.public_key)
+        except signing.SignatureError as exc:
+            status, key = f"fails: {exc.message}", ""
+        out.append({"trusty": row["trusty"], "status": status, "key": key})
     return out
 
 
