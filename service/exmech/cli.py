@@ -433,22 +433,23 @@ def _export_signed(
         folder.mkdir(parents=True, exist_ok=True)
         for item in exports:
             (folder / f"{item.signed.trusty_hash}.trig").write_text(item.signed.trig)
-            click.echo(f"{item.claim} {item.signed.iri}")
         signed_now = sum(e.new for e in exports)
-        click.echo(
-            f"wrote {len(exports)} signed nanopublications to {folder} "
-            f"({signed_now} signed now, {len(exports) - signed_now} as recorded)",
-            err=True,
-        )
         if record and signed_now:
             record_all(store, exports, settings.base_iri)
-            click.echo(f"recorded {signed_now} claim <-> Trusty IRI links in the store", err=True)
     except ExmechError as exc:
         raise click.ClickException(exc.message) from exc
     finally:
         store.close()
+    click.echo(
+        f"wrote {len(exports)} signed nanopublications to {folder} ({signed_now} signed now, "
+        f"{len(exports) - signed_now} as recorded"
+        + (f"; {signed_now} claim <-> Trusty IRI links recorded)" if record else ")"),
+        err=True,
+    )
     for item in exports if publish_url else []:
         _publish(publish_url or "", item.signed.trig, item.signed.iri)
+    for item in exports:  # last: a closed pipe (| head) must not stop the work above
+        click.echo(f"{item.claim} {item.signed.iri}")
 
 
 def _publish(url: str, trig: str, iri: str) -> None:
