@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import json
 import re
 import shutil
 import socket
@@ -442,9 +443,20 @@ def test_query_page_preloads_every_example_and_its_script(client: FlaskClient) -
     for name in queries.names():
         if not name.startswith("page-"):
             assert f'<option value="{name}">' in html
-    assert "<textarea" in html and '/static/query.js"' in html
-    script = client.get("/static/query.js")
-    assert script.status_code == 200 and b'fetch("/sparql"' in script.data
+    assert '/static/yasgui/yasgui.min.js"' in html and '/static/query.js"' in html
+    for name in ("query.js", "yasgui/yasgui.min.js", "yasgui/yasgui.min.css"):
+        assert client.get(f"/static/{name}").status_code == 200, name
+    config = re.search(r'<script type="application/json" id="editor-config">(.*?)</script>', html)
+    assert config is not None
+    editor = json.loads(config.group(1))
+    assert editor["endpoint"] == "/sparql"
+    assert editor["prefixes"]["exm"] == vocab.EXM
+    assert editor["prefixes"]["mechanism"] == ID + "mechanism/"
+    assert vocab.EXM + "proposedMechanism" in editor["properties"]
+    assert vocab.EXM + "Mechanism" in editor["classes"]
+    assert {e["name"] for e in editor["examples"]} == {
+        n for n in queries.names() if not n.startswith("page-")
+    }
 
 
 # --- VoID, dumps, sitemap --------------------------------------------------------------------

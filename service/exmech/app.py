@@ -11,6 +11,7 @@ from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
 from exmech.errors import ExmechError, error_body
+from exmech.headers import secure
 from exmech.settings import Settings
 from exmech.sparql import ResponseCache, add_protocol_headers
 from exmech.store import Store, open_store
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.register_error_handler(ExmechError, render_error)
     app.register_error_handler(HTTPException, render_http_error)
 
+    app.after_request(_secure)
     if settings.log_requests:
         app.before_request(_start_timer)
         app.after_request(_log_request)
@@ -60,11 +62,16 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
 
 def render_error(error: ExmechError) -> Response:
-    """JSON for /api and /curation, plain text elsewhere (SPARQL clients show it as is)."""
+    """JSON for /api and /curation, plain text for /sparql and other clients (SPARQL clients
+    show it as is), a page with a way back for a browser that asks for HTML."""
     if request.path.startswith(("/api", "/curation")):
         return Response(
             json.dumps(error_body(error)), status=error.status, content_type="application/json"
         )
+    if not request.path.startswith("/sparql") and "text/html" in request.accept_mimetypes.values():
+        from exmech.linked_data.routes import error_page
+
+        return error_page(error)
     response = Response(
         error.message + "\n", status=error.status, content_type="text/plain; charset=utf-8"
     )
@@ -85,6 +92,11 @@ def render_http_error(error: HTTPException) -> Response | HTTPException:
     response = render_error(ExmechError(message, status=error.code))
     if isinstance(error, MethodNotAllowed) and error.valid_methods:
         response.headers["Allow"] = ", ".join(error.valid_methods)
+    return response
+
+
+def _secure(response: Response) -> Response:
+    secure(response.headers, response.mimetype)  # type: ignore[arg-type]
     return response
 
 

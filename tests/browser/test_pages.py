@@ -7,27 +7,16 @@ Skipped (failed in CI, where EXMECH_REQUIRE_ALL=1) when chromium or playwright i
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Any
 
+import kit
 import pytest
-from conftest import ARTIFACTS, LiveServer, require_binary
+from kit import PHONE_390 as PHONE
+from kit import Session
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
+browser, session = kit.browser, kit.session  # the shared fixtures
 
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-PHONE = {"width": 375, "height": 812}
 PAGES = {
     "home": "/",
     "theme": "/id/theme/neuromuscular",
@@ -46,61 +35,6 @@ PAGES = {
 }
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    chromium = require_binary("chromium", "the browser tests drive Debian's chromium")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        message = "the playwright package is not installed (pip install -e '.[test]')"
-        if os.environ.get("EXMECH_REQUIRE_ALL") == "1":
-            pytest.fail(message + " but EXMECH_REQUIRE_ALL=1 demands every test runs")
-        pytest.skip(message)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium, args=ARGS)
-        yield launched
-        launched.close()
-
-
-@dataclass
-class Session:
-    """One browser page with everything it requested and logged."""
-
-    page: Any
-    server: LiveServer
-    requests: list[str] = field(default_factory=list)
-    console: list[str] = field(default_factory=list)
-
-    def open(self, path: str) -> Any:
-        response = self.page.goto(self.server.url + path)
-        assert response is not None and response.status == 200, (path, response and response.status)
-        return response
-
-    def shot(self, name: str) -> None:
-        self.page.screenshot(path=str(ARTIFACTS / f"browser-{name}.png"), full_page=False)
-
-    def path(self) -> str:
-        return str(self.page.url).removeprefix(self.server.url)
-
-
-@pytest.fixture
-def session(browser: Any, live_server: LiveServer) -> Iterator[Session]:
-    context = browser.new_context(viewport=PHONE, accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    opened = Session(page, live_server)
-    page.on("request", lambda r: opened.requests.append(r.url))
-    page.on("console", lambda m: opened.console.append(f"{m.type}: {m.text}"))
-    page.on("pageerror", lambda e: opened.console.append(f"error: {e}"))
-    yield opened
-    context.close()
-    local = re.compile(r"^(http://127\.0\.0\.1:\d+/|data:|blob:http://127\.0\.0\.1:\d+/)")
-    assert opened.requests, "the page made no request at all"
-    assert [u for u in opened.requests if not local.match(u)] == []
-    assert [m for m in opened.console if m.startswith("error")] == []
-
-
 @pytest.mark.parametrize("name", list(PAGES))
 def test_each_page_fits_a_phone_screen(session: Session, name: str) -> None:
     session.open(PAGES[name])
@@ -108,7 +42,7 @@ def test_each_page_fits_a_phone_screen(session: Session, name: str) -> None:
     scroll = session.page.evaluate("document.documentElement.scrollWidth")
     assert scroll <= PHONE["width"], f"{name} scrolls sideways: {scroll}px"
     assert session.page.locator("meta[name=viewport]").count() == 1
-    session.shot(f"{name}-375")
+    session.shot(f"{name}-390")
 
 
 def test_theme_to_mechanism_to_claim_to_study_by_clicking(session: Session) -> None:
@@ -132,36 +66,6 @@ def test_theme_to_mechanism_to_claim_to_study_by_clicking(session: Session) -> N
     assert session.page.locator("h1").inner_text() == label
     assert session.page.locator("#claims a[href^='/id/mechanism/fear-avoidance']").count() >= 1
     session.shot("walk-4-study")
-
-
-def test_query_page_runs_an_example_and_downloads_csv(session: Session) -> None:
-    session.open("/query")
-    session.page.select_option("#example", "theme-frequencies")
-    assert "PREFIX exm:" in session.page.input_value("#query")
-    session.page.click("#run")
-    rows = session.page.locator("#results table tbody tr")
-    rows.nth(4).wait_for()
-    assert rows.count() == 5
-    assert session.page.locator("#results table thead th").first.inner_text() == "theme"
-    assert "5 rows" in session.page.locator("#status").inner_text()
-    session.page.locator("#results a[href^='/id/theme/']").first.wait_for()
-    session.shot("query-results")
-    session.page.select_option("#download-format", "csv")
-    with session.page.expect_download() as info:
-        session.page.click("#download")
-    saved = ARTIFACTS / "browser-query-download.csv"
-    info.value.save_as(str(saved))
-    lines = saved.read_text().splitlines()
-    assert lines[0].startswith("theme,label,mentions") and len(lines) == 6
-
-
-def test_query_errors_are_shown_not_thrown(session: Session) -> None:
-    session.open("/query")
-    session.page.fill("#query", "SELECT * WHERE { ?s ?p }")
-    session.page.click("#run")
-    session.page.wait_for_function("document.getElementById('status').textContent.includes('400')")
-    # The failed fetch is logged by chromium as a resource error: that one is expected.
-    session.console[:] = [m for m in session.console if "status of 400" not in m]
 
 
 def test_evidence_map_cell_opens_its_claims(session: Session) -> None:
@@ -195,5 +99,5 @@ def test_ontology_term_iri_lands_on_its_entry(session: Session) -> None:
 def test_unknown_resource_shows_a_404_page(session: Session) -> None:
     response = session.page.goto(session.server.url + "/id/mechanism/no-such-thing")
     assert response is not None and response.status == 404
-    assert "not found" in session.page.locator("h1").inner_text()
+    assert session.page.locator("h1").inner_text() == "Not found"
     session.console[:] = [m for m in session.console if "status of 404" not in m]

@@ -60,6 +60,18 @@ class Linker:
     def is_local(self, iri: str) -> bool:
         return self.href(iri) != iri
 
+    @staticmethod
+    def is_web(iri: str) -> bool:
+        """Only http(s) IRIs become links; ``javascript:``, ``data:`` and the rest stay text.
+
+        >>> Linker.is_web("https://doi.org/10.1/x"), Linker.is_web(" JavaScript:alert(1)")
+        (True, False)
+        >>> Linker.is_web("HTTP://example.org/"), Linker.is_web("data:text/html,<b>")
+        (True, False)
+        """
+        scheme, colon, rest = iri.partition(":")
+        return bool(colon) and scheme.lower() in ("http", "https") and rest.startswith("//")
+
     def curie(self, iri: str) -> str:
         """A prefixed name when a known namespace fits, else the IRI.
 
@@ -456,3 +468,17 @@ def query_examples() -> list[dict[str, str]]:
             text += f"VALUES ?{variable} {{ {term} }}\n"
         out.append({"name": name, "answers": named.answers, "text": text, "form": named.form})
     return out
+
+
+def query_editor(cache: AnswerCache, base: str) -> dict[str, Any]:
+    """What the query editor completes: our prefixes (for the site's base), and the classes
+    and properties the data uses, as full IRIs (the editor shows them as prefixed names)."""
+    prefixes = {k: v for k, v in vocab.PREFIXES.items() if k not in vocab.KINDS}
+    prefixes.update({kind: f"{base}/id/{kind}/" for kind in vocab.KINDS})
+    classes = sorted({r["class"].value for r in select(cache, "page-void-classes")})
+    properties = sorted({r["property"].value for r in select(cache, "page-void-properties")})
+    return {
+        "prefixes": prefixes,
+        "classes": [c for c in classes if c.startswith(tuple(prefixes.values()))],
+        "properties": [p for p in properties if p.startswith(tuple(prefixes.values()))],
+    }

@@ -101,12 +101,17 @@ def _html(template: str, status: int = 200, **context: Any) -> Response:
     return response
 
 
+def error_page(error: ExmechError) -> Response:
+    """The styled error page (any 4xx/5xx a browser sees), with ways back."""
+    return _html("error.html", status=error.status, error=error, title=f"{error.status}")
+
+
 @bp.errorhandler(ExmechError)
 def render_error(error: ExmechError) -> Response:
     """An HTML page for browsers, plain text for everyone else."""
     wants = formats.negotiate(request.headers.get("Accept"), None, RESOURCE_OFFERS)
     if wants is formats.HTML:
-        response = _html("error.html", status=error.status, error=error, title=f"{error.status}")
+        response = error_page(error)
     else:
         response = Response(
             error.message + "\n", status=error.status, content_type="text/plain; charset=utf-8"
@@ -277,7 +282,13 @@ def search() -> Response:
 
 @bp.get("/query")
 def query_page() -> Response:
+    cache, settings = _services()
     examples = pages.query_examples()
+    editor = {
+        **pages.query_editor(cache, settings.base_iri),
+        "endpoint": "/sparql",
+        "examples": examples,
+    }
     data = {
         "@context": {"@vocab": "https://schema.org/"},
         "@type": "WebPage",
@@ -288,7 +299,7 @@ def query_page() -> Response:
         "query.html",
         title="Query",
         examples=examples,
-        examples_json=_page_jsonld({e["name"]: e for e in examples}),
+        editor_json=_page_jsonld(editor),
         jsonld=_page_jsonld(data),
     )
 
