@@ -156,8 +156,8 @@ def launch(kind: str, ds: Dataset, work: Path) -> Server:
     port = free_port()
     log = work / f"{ds.name}-{kind}.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("EXMECH_")}
-    if kind == "exmech":
-        state = work / f"{ds.name}-serve-state"
+    if kind in ("exmech", "gunicorn"):
+        state = work / f"{ds.name}-{kind}-state"
         shutil.rmtree(state, ignore_errors=True)
         shutil.copytree(ds.state, state)
         env |= {
@@ -166,6 +166,8 @@ def launch(kind: str, ds: Dataset, work: Path) -> Server:
             "EXMECH_PORT": str(port),
         }
         argv = [str(PYTHON), "-m", "exmech", "serve"]
+        if kind == "gunicorn":
+            argv = [str(PYTHON), str(BENCH / "gunicorn_exmech.py")]
     elif kind == "bare":
         argv = [
             str(PYTHON),
@@ -268,7 +270,15 @@ def load_cases(
     """
     texts = bench_queries(ds)
     combos = [
-        c for c in (("exmech", "hit"), ("exmech", "miss"), ("bare", "-")) if c[0] in args.servers
+        c
+        for c in (
+            ("exmech", "hit"),
+            ("exmech", "miss"),
+            ("gunicorn", "hit"),
+            ("gunicorn", "miss"),
+            ("bare", "-"),
+        )
+        if c[0] in args.servers
     ]
     servers: dict[str, Server] = {}
     rows: list[dict[str, Any]] = []
@@ -487,6 +497,15 @@ def targets(rows: list[dict[str, Any]], datasets: list[str]) -> list[dict[str, A
         if hit and miss:
             ratio = hit["rps"] / miss["rps"]
             out.append(_target(ds, "exmech hit req/s / miss req/s", ratio, ">= 5", ratio >= 5))
+        for mode in ("hit", "miss"):
+            ours, former = (
+                _find(rows, ds, "exmech", mode, "mix"),
+                _find(rows, ds, "gunicorn", mode, "mix"),
+            )
+            if ours and former:
+                ratio = ours["rps"] / former["rps"]
+                what = f"exmech {mode} req/s (waitress) / the same app under gunicorn gthread"
+                out.append(_target(ds, what, ratio, ">= 0.9", ratio >= 0.9))
     return out
 
 
@@ -507,19 +526,26 @@ def markdown(report: dict[str, Any]) -> str:
         f"{m['nproc']} CPUs, Python {m['python']}, load average {m['loadavg_at_start'][0]} at "
         f"start and {m['loadavg_1_5_15'][0]} at the end; `{report['command']}`",
         "",
-        "| dataset | query | rows | exmech hit | exmech miss | bare Flask+pyoxigraph "
-        "| rdflib-endpoint |",
-        "|---|---|---|---|---|---|---|",
+        "| dataset | query | rows | exmech hit | exmech miss | gunicorn hit | gunicorn miss "
+        "| bare Flask+pyoxigraph | rdflib-endpoint |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for ds in report["datasets"]:
         for q in [*QUERY_NAMES, "mix"]:
             cells = [
                 _cell(_find(rows, ds, s, m, q))
-                for s, m in (("exmech", "hit"), ("exmech", "miss"), ("bare", "-"), ("rdflib", "-"))
+                for s, m in (
+                    ("exmech", "hit"),
+                    ("exmech", "miss"),
+                    ("gunicorn", "hit"),
+                    ("gunicorn", "miss"),
+                    ("bare", "-"),
+                    ("rdflib", "-"),
+                )
             ]
             if q == "mix" and not _find(rows, ds, "rdflib", "-", q):
                 bound = harmonic_mix(rows, ds, "rdflib", "-")
-                cells[3] = f"< {bound:.2f} (from the singles)" if bound else "-"
+                cells[5] = f"< {bound:.2f} (from the singles)" if bound else "-"
             size = _find(rows, ds, "bare", "-", q).get("rows") or ""
             lines.append(f"| {ds} | {q} | {size} | " + " | ".join(cells) + " |")
     lines += [
@@ -566,8 +592,10 @@ def markdown(report: dict[str, Any]) -> str:
 
 def machine() -> dict[str, Any]:
     versions = {}
-    for dist in ("exmech", "pyoxigraph", "flask", "gunicorn", "rdflib"):
+    for dist in ("exmech", "pyoxigraph", "flask", "waitress", "gunicorn", "rdflib"):
         versions[dist] = metadata.version(dist)
+    if not (RDFLIB_VENV / "bin" / "python").exists():  # run without rdflib-endpoint
+        return _machine(versions)
     rdflib_versions = subprocess.run(
         [
             str(RDFLIB_VENV / "bin" / "python"),
@@ -586,6 +614,10 @@ def machine() -> dict[str, Any]:
             strict=True,
         )
     )
+    return _machine(versions)
+
+
+def _machine(versions: dict[str, str]) -> dict[str, Any]:
     return {
         "loadavg_1_5_15": [round(x, 2) for x in os.getloadavg()],
         "nproc": os.cpu_count(),
@@ -646,7 +678,7 @@ def main() -> None:
         help="seconds rdflib-endpoint may take to finish in-flight requests",
     )
     parser.add_argument("--synthetic-quads", type=int, default=17_000)
-    parser.add_argument("--servers", default="exmech,bare,rdflib")
+    parser.add_argument("--servers", default="exmech,gunicorn,bare,rdflib")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args()
     args.servers = args.servers.split(",")

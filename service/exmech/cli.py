@@ -216,10 +216,17 @@ def show_settings(ctx: click.Context) -> None:
 @click.option("--query-timeout", type=float, help="EXMECH_QUERY_TIMEOUT in seconds")
 @click.pass_context
 def serve(ctx: click.Context, **flags: Any) -> None:
-    """Serve the SPARQL endpoint and pages under a production WSGI server (gunicorn)."""
-    from exmech.server import run
+    """Serve the SPARQL endpoint and pages under a production WSGI server (waitress).
 
-    run(_settings(ctx, **flags))
+    Exit 3 when the address cannot be bound (the port is in use: choose another with --port).
+    """
+    from exmech.server import CANNOT_LISTEN_EXIT, CannotListen, run
+
+    try:
+        run(_settings(ctx, **flags))
+    except CannotListen as exc:
+        click.echo(str(exc), err=True)
+        ctx.exit(CANNOT_LISTEN_EXIT)
 
 
 @main.command()

@@ -1,49 +1,317 @@
-"""Run the app under gunicorn: one process (the store's single writer), many threads."""
+"""Serve the app with waitress: one process, request threads, nothing forked.
+
+Why waitress: its event loop reads every request in full (headers and body) before a
+request thread sees it, so a slow or idle client holds a socket, never a thread. On top of
+waitress this module adds what it lacks (``Gate``):
+
+- deadlines: the request line and headers must arrive within ``EXMECH_HEADER_TIMEOUT``
+  seconds of the request's first byte, the body within ``EXMECH_BODY_TIMEOUT`` of the end of
+  the headers (else 408 and the connection is closed); a connection idle between requests is
+  closed after ``EXMECH_IDLE_TIMEOUT``; a response the client stops reading for
+  ``EXMECH_BODY_TIMEOUT`` while its thread waits is cut off;
+- at most ``EXMECH_MAX_CONNECTIONS_PER_CLIENT`` open connections per client address (more
+  get 503 and are closed) and ``EXMECH_MAX_CONNECTIONS`` in all (more wait in the backlog);
+- gunicorn's request-size limits, which clients of exmech already know: request line over
+  8190 bytes 414, a header field over 8190 bytes or more than 100 fields 431.
+
+Nothing here forks: the embedded store's primary (RocksDB) is opened in this process, and
+query workers are started with ``spawn`` (a fresh interpreter), so no process ever inherits
+an open store (a RocksDB opened before a fork hangs its first write in the child).
+"""
 
 from __future__ import annotations
 
+import errno
 import logging
+import signal
+import socket
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import FrameType
 from typing import Any
 
-from gunicorn.app.base import BaseApplication
+from waitress.adjustments import Adjustments
+from waitress.channel import HTTPChannel
+from waitress.parser import HTTPRequestParser
+from waitress.server import TcpWSGIServer
+from waitress.task import ThreadedTaskDispatcher
+from waitress.utilities import BadRequest, Error, RequestHeaderFieldsTooLarge
 
 from exmech.settings import Settings
 
+log = logging.getLogger("exmech.server")
 
-class _Gunicorn(BaseApplication):  # type: ignore[misc]
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        super().__init__()
+MAX_REQUEST_LINE = 8190  # bytes; longer GET queries are sent with POST
+MAX_HEADER_FIELD = 8190  # bytes of one "Name: value" line
+MAX_HEADER_FIELDS = 100
+MAX_HEADER_BYTES = 64 * 1024  # request line and all headers together
+CANNOT_LISTEN_EXIT = 3  # `exmech serve` exits with this when it cannot bind its address
 
-    def load_config(self) -> None:
-        options: dict[str, Any] = {
-            "bind": f"{self.settings.host}:{self.settings.port}",
-            "workers": 1,
-            "worker_class": "gthread",
-            "threads": self.settings.threads,
-            "timeout": int(self.settings.query_timeout) + 30,
-            "graceful_timeout": 5,
-            "accesslog": None,
-            "loglevel": "info",
-            "control_socket_disable": True,
-            # The longest request line gunicorn can take (0 would mean unbounded); longer
-            # GET queries get 414 and are sent with POST, where EXMECH_MAX_QUERY_BYTES rules.
-            "limit_request_line": 8190,
-        }
-        for key, value in options.items():
-            self.cfg.set(key, value)
 
-    def load(self) -> Any:
-        from exmech.app import create_app
+class CannotListen(Exception):
+    """The server's address cannot be bound (port in use, no permission...)."""
 
-        return create_app(self.settings)
+
+class URITooLong(BadRequest):
+    code = 414
+    reason = "URI Too Long"
+
+
+class RequestTimeout(BadRequest):
+    code = 408
+    reason = "Request Timeout"
+
+
+@dataclass(frozen=True)
+class Gate:
+    """The limits a connection meets before its request reaches the app."""
+
+    header_timeout: float
+    body_timeout: float
+    per_client: int  # 0: no cap
+
+    @classmethod
+    def of(cls, settings: Settings) -> Gate:
+        return cls(
+            settings.header_timeout, settings.body_timeout, settings.max_connections_per_client
+        )
+
+
+class _Parser(HTTPRequestParser):  # type: ignore[misc]
+    """waitress's parser plus gunicorn's line and field limits (414, 431)."""
+
+    def parse_header(self, header_plus: bytes) -> None:
+        first, _, rest = header_plus.partition(b"\r\n")
+        lines = rest.split(b"\r\n") if rest else []
+        if len(first) > MAX_REQUEST_LINE:
+            self._too_large: Error | None = URITooLong(
+                f"the request line is over {MAX_REQUEST_LINE} bytes; send long queries with POST"
+            )
+        elif len(lines) > MAX_HEADER_FIELDS:
+            self._too_large = RequestHeaderFieldsTooLarge(
+                f"more than {MAX_HEADER_FIELDS} header fields"
+            )
+        elif any(len(line) > MAX_HEADER_FIELD for line in lines):
+            self._too_large = RequestHeaderFieldsTooLarge(
+                f"a header field is over {MAX_HEADER_FIELD} bytes"
+            )
+        super().parse_header(header_plus)
+
+    def received(self, data: bytes) -> int:
+        consumed: int = super().received(data)
+        too_large = getattr(self, "_too_large", None)
+        if too_large is not None and self.error is None:
+            self.error, self.completed = too_large, True
+        return consumed
+
+
+class _Channel(HTTPChannel):  # type: ignore[misc]
+    """A connection that remembers when its pending request began and its headers ended."""
+
+    parser_class = _Parser
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.pending: object | None = None  # the parser of the request being read
+        self.begun = 0.0
+        self.headers_at: float | None = None
+        super().__init__(*args, **kwargs)
+
+    def received(self, data: bytes) -> bool:
+        result: bool = super().received(data)
+        request, now = self.request, time.monotonic()
+        if request is None:
+            self.pending = None
+        elif request is not self.pending:
+            self.pending, self.begun, self.headers_at = request, now, None
+        if request is not None and request.headers_finished and self.headers_at is None:
+            self.headers_at = now
+        return result
+
+    def overdue(self, gate: Gate, now: float) -> str | None:
+        """Why the request being read is late, or None."""
+        request = self.request
+        if request is None or self.requests or request is not self.pending:
+            return None
+        if self.headers_at is None:
+            if now - self.begun > gate.header_timeout:
+                return (
+                    f"the request headers did not arrive within {gate.header_timeout:g} s "
+                    "(EXMECH_HEADER_TIMEOUT)"
+                )
+        elif now - self.headers_at > gate.body_timeout:
+            return (
+                f"the request body did not arrive within {gate.body_timeout:g} s "
+                "(EXMECH_BODY_TIMEOUT)"
+            )
+        return None
+
+    def refuse_late(self, reason: str) -> None:
+        """Answer the late request with 408 (through waitress's error task) and close."""
+        with self.requests_lock:
+            request = self.request
+            if not request.headers_finished:
+                request.parse_header(b"GET / HTTP/1.1\r\n")
+            request.error, request.completed = RequestTimeout(reason), True
+            self.request = self.pending = None
+            self.requests.append(request)
+            self.server.add_task(self)
+
+
+class _Server(TcpWSGIServer):  # type: ignore[misc]
+    """waitress's TCP server with deadlines and a per-address connection cap."""
+
+    channel_class = _Channel
+
+    def __init__(self, *args: Any, gate: Gate, **kwargs: Any) -> None:
+        self.gate = gate
+        super().__init__(*args, **kwargs)
+
+    def handle_accept(self) -> None:
+        if not self.gate.per_client:
+            super().handle_accept()
+            return
+        try:
+            accepted = self.accept()
+        except OSError:
+            return
+        if accepted is None:
+            return
+        conn, addr = accepted
+        open_here = Counter(c.addr[0] for c in self.active_channels.values())[addr[0]]
+        if open_here >= self.gate.per_client:
+            _refuse(conn, addr[0], self.gate.per_client)
+            return
+        try:
+            self.set_socket_options(conn)
+        except OSError:
+            conn.close()
+            return
+        self.channel_class(self, conn, addr, self.adj, map=self._map)
+
+    def maintenance(self, now: float) -> None:
+        """Close idle connections (waitress), answer late requests, cut stalled readers."""
+        super().maintenance(now)
+        clock = time.monotonic()
+        for channel in list(self.active_channels.values()):
+            reason = channel.overdue(self.gate, clock)
+            if reason is not None:
+                log.info("408 for %s: %s", channel.addr[0], reason)
+                channel.refuse_late(reason)
+            elif (
+                channel.requests
+                and channel.total_outbufs_len > self.adj.outbuf_high_watermark
+                and now - channel.last_activity > self.gate.body_timeout
+            ):
+                log.info("closing %s: it stopped reading its response", channel.addr[0])
+                channel.handle_close()
+
+
+def _refuse(conn: socket.socket, address: str, cap: int) -> None:
+    """503 to a connection over its address's cap, without reading its request."""
+    body = (
+        f"too many open connections from {address}: at most {cap} "
+        "(EXMECH_MAX_CONNECTIONS_PER_CLIENT); close some and retry\n"
+    ).encode()
+    head = (
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        f"Content-Length: {len(body)}\r\nRetry-After: 5\r\nConnection: close\r\n\r\n"
+    ).encode()
+    try:
+        conn.setblocking(False)
+        conn.send(head + body)
+        conn.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+    finally:
+        conn.close()
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A bound socket for host:port; raises CannotListen with a one-line reason."""
+    try:
+        family, kind, proto, _name, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as exc:
+        raise CannotListen(f"exmech serve: cannot listen on {host}:{port}: {exc}") from exc
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise CannotListen(
+                f"exmech serve: port {port} on {host} is already in use; choose another "
+                f"with --port (or EXMECH_PORT)"
+            ) from exc
+        raise CannotListen(
+            f"exmech serve: cannot listen on {host}:{port}: {exc.strerror}; choose another "
+            "address with --host/--port"
+        ) from exc
+    return sock
+
+
+def create_server(app: Callable[..., Any], settings: Settings, sock: socket.socket) -> _Server:
+    """The waitress server for ``app`` on the bound ``sock``, with exmech's limits."""
+    adj = Adjustments(
+        threads=settings.threads,
+        connection_limit=settings.max_connections,
+        channel_timeout=max(1, round(settings.idle_timeout)),
+        cleanup_interval=1,
+        asyncore_use_poll=True,  # select() cannot watch more than 1024 sockets
+        max_request_header_size=MAX_HEADER_BYTES,
+        # Over the app's own limit, so that the app answers 413 with its message; bodies
+        # larger still are refused by waitress before they are buffered.
+        max_request_body_size=max(settings.max_upload_bytes, 3 * settings.max_query_bytes) + 65536,
+        # Like gunicorn's forwarded_allow_ips default: a proxy on loopback says the scheme
+        # and the client's address (the rate limit's key).
+        trusted_proxy="127.0.0.1",
+        trusted_proxy_headers={"x-forwarded-proto", "x-forwarded-for"},
+        ident="exmech",
+        expose_tracebacks=False,
+    )
+    dispatcher = ThreadedTaskDispatcher()
+    dispatcher.set_thread_count(settings.threads)
+    return _Server(
+        app,
+        map={},
+        _sock=sock,
+        dispatcher=dispatcher,
+        adj=adj,
+        sockinfo=(sock.family, sock.type, sock.proto, sock.getsockname()),
+        bind_socket=False,
+        gate=Gate.of(settings),
+    )
+
+
+def _stop(_signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(0)
 
 
 def run(settings: Settings) -> None:
-    """Build the store if needed, then serve until stopped (SIGTERM / Ctrl-C)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    from exmech.store.embedded import EmbeddedStore
+    """Bind, open (building on first use) the store, serve until SIGTERM or Ctrl-C.
 
-    if settings.store == "embedded" and not (settings.state_dir / "CURRENT").exists():
-        EmbeddedStore(settings, workers=False).close()
-    _Gunicorn(settings).run()
+    Raises CannotListen before anything is built when the address is taken.
+    """
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    sock = listen(settings.host, settings.port)
+    from exmech.app import create_app
+
+    app = create_app(settings)
+    server = create_server(app, settings, sock)
+    signal.signal(signal.SIGTERM, _stop)
+    log.info(
+        "serving http://%s:%s/sparql (%d threads, state %s)",
+        settings.host,
+        server.effective_port,
+        settings.threads,
+        settings.state_dir,
+    )
+    try:
+        server.run()
+    finally:
+        server.close()
+        app.extensions["exmech"].store.close()

@@ -86,6 +86,15 @@ FIELDS: tuple[Field, ...] = (
         "Refuse unsigned submissions: only nanopublications signed with the curator's "
         "registered key are accepted.",
     ),
+    Field("header_timeout", float, "Seconds a client may take to send a request's headers (408)."),
+    Field("body_timeout", float, "Seconds a client may take to send a body or stall a response."),
+    Field("idle_timeout", float, "Seconds an idle keep-alive connection stays open."),
+    Field("max_connections", int, "Open connections in all; more wait to be accepted."),
+    Field(
+        "max_connections_per_client",
+        int,
+        "Open connections per client address; more get 503 (0: no cap; see SECURITY.md).",
+    ),
 )
 FIELD_BY_NAME = {f.name: f for f in FIELDS}
 SECRETS = frozenset({"token", "remote_password"})  # `exmech settings` shows *** for these
@@ -121,6 +130,11 @@ class Settings:
     log_requests: bool = True
     key_file: Path = Path("~/.nanopub/id_rsa").expanduser()
     require_signatures: bool = False
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    idle_timeout: float = 30.0
+    max_connections: int = 512
+    max_connections_per_client: int = 64
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -168,8 +182,14 @@ class Settings:
         for name in ("query_workers", "threads", "max_rows", "max_query_bytes"):
             if getattr(self, name) < 1:
                 raise BadRequest(f"EXMECH_{name.upper()} must be at least 1")
-        if self.query_timeout <= 0:
-            raise BadRequest("EXMECH_QUERY_TIMEOUT must be a positive number of seconds")
+        for name in ("query_timeout", "header_timeout", "body_timeout", "idle_timeout"):
+            if getattr(self, name) <= 0:
+                raise BadRequest(f"EXMECH_{name.upper()} must be a positive number of seconds")
+        if self.max_connections < 1 or self.max_connections_per_client < 0:
+            raise BadRequest(
+                "EXMECH_MAX_CONNECTIONS must be at least 1 and "
+                "EXMECH_MAX_CONNECTIONS_PER_CLIENT at least 0"
+            )
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
