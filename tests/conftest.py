@@ -70,6 +70,7 @@ def settings(tmp_path: Path) -> Settings:
         max_rows=100,
         query_workers=2,
         cache_entries=64,
+        curation_rate_limit="off",
     )
 
 
@@ -95,6 +96,8 @@ def start_server(state_dir: Path, log: Path, **env: str) -> LiveServer:
         "EXMECH_STATE_DIR": str(state_dir),
         "EXMECH_DATA_ROOT": str(ROOT),
         "EXMECH_PORT": str(port),
+        # Tests send many curation requests from one address; the rate limit has its own.
+        "EXMECH_CURATION_RATE_LIMIT": "off",
         **env,
     }
     handle = open(log, "wb")  # noqa: SIM115 - closed with the process

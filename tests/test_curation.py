@@ -137,6 +137,7 @@ def app(tmp_path_factory: pytest.TempPathFactory, built_state: Path) -> Iterator
         log_requests=False,
         max_upload_bytes=60_000,
         cache_entries=64,
+        curation_rate_limit="off",  # tests/hostile/test_bounded_validation.py tests the limit
     )
     store = EmbeddedStore(settings, workers=False)
     yield create_app(settings, store=store)

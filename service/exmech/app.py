@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
+from exmech import throttle
 from exmech.errors import ExmechError, error_body
 from exmech.headers import secure
 from exmech.settings import Settings
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.register_blueprint(__import__("exmech.linked_data", fromlist=["bp"]).bp)
     app.register_blueprint(__import__("exmech.curation", fromlist=["bp"]).bp)
     app.register_blueprint(__import__("exmech.provenance", fromlist=["bp"]).bp)
+    throttle.install(app, settings)
     app.register_error_handler(ExmechError, render_error)
     app.register_error_handler(HTTPException, render_http_error)
 

@@ -95,6 +95,13 @@ FIELDS: tuple[Field, ...] = (
         int,
         "Open connections per client address; more get 503 (0: no cap; see SECURITY.md).",
     ),
+    Field("validation_timeout", float, "Seconds a validation may run before it is stopped (503)."),
+    Field("max_dry_run_bytes", int, "Largest dry run (POST /curation/validate) without a token."),
+    Field(
+        "curation_rate_limit",
+        str,
+        "POSTs to /curation per client address, e.g. '60 per minute' (429 beyond; 'off').",
+    ),
 )
 FIELD_BY_NAME = {f.name: f for f in FIELDS}
 SECRETS = frozenset({"token", "remote_password"})  # `exmech settings` shows *** for these
@@ -135,6 +142,9 @@ class Settings:
     idle_timeout: float = 30.0
     max_connections: int = 512
     max_connections_per_client: int = 64
+    validation_timeout: float = 20.0
+    max_dry_run_bytes: int = 32_768
+    curation_rate_limit: str = "60 per minute"
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -182,14 +192,38 @@ class Settings:
         for name in ("query_workers", "threads", "max_rows", "max_query_bytes"):
             if getattr(self, name) < 1:
                 raise BadRequest(f"EXMECH_{name.upper()} must be at least 1")
-        for name in ("query_timeout", "header_timeout", "body_timeout", "idle_timeout"):
+        for name in (
+            "query_timeout",
+            "header_timeout",
+            "body_timeout",
+            "idle_timeout",
+            "validation_timeout",
+        ):
             if getattr(self, name) <= 0:
                 raise BadRequest(f"EXMECH_{name.upper()} must be a positive number of seconds")
+        if self.max_dry_run_bytes < 1:
+            raise BadRequest("EXMECH_MAX_DRY_RUN_BYTES must be at least 1")
+        if self.rate_limit is not None:
+            from limits import parse_many
+
+            try:
+                parse_many(self.curation_rate_limit)
+            except ValueError as exc:
+                raise BadRequest(
+                    f"EXMECH_CURATION_RATE_LIMIT={self.curation_rate_limit!r} is not a rate "
+                    "such as '60 per minute' or '10/second'"
+                ) from exc
         if self.max_connections < 1 or self.max_connections_per_client < 0:
             raise BadRequest(
                 "EXMECH_MAX_CONNECTIONS must be at least 1 and "
                 "EXMECH_MAX_CONNECTIONS_PER_CLIENT at least 0"
             )
+
+    @property
+    def rate_limit(self) -> str | None:
+        """The curation rate limit, or None when it is switched off ('off' or empty)."""
+        rate = self.curation_rate_limit.strip()
+        return None if rate.lower() in {"", "off"} else rate
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

@@ -25,6 +25,7 @@ from pyshacl import validate as shacl_validate
 from rdflib.collection import Collection
 from rdflib.namespace import RDF, SH
 
+from exmech import bounded
 from exmech.errors import BadRequest
 from exmech.store import Query, Store
 from exmech.vocab import EXM, NP, SHAPES
@@ -264,11 +265,14 @@ def validate(
     context: ContextProvider | None = None,
     sources: dict[str, str] | None = None,
     defines: Iterable[str] = (),
+    timeout: float | None = None,
 ) -> Report:
     """Validate the submitted quads' subjects against the shapes, with their context.
 
     ``defines`` names IRIs the submission itself introduces (its nanopublications and their
-    graphs): their stored descriptions, if any, are not mixed in as context.
+    graphs): their stored descriptions, if any, are not mixed in as context. With a
+    ``timeout`` (the server's EXMECH_VALIDATION_TIMEOUT), pyshacl runs in a child process that
+    is killed at the deadline (``bounded``: 503), so no submission can hold a core for longer.
     """
     provider = context or file_context(root)
     focus = {q.subject.value for q in quads if isinstance(q.subject, ox.NamedNode)}
@@ -276,6 +280,20 @@ def validate(
     data = rdflib.Graph()
     data += provider(mentioned - set(defines))
     to_rdflib([*quads, *assertion_view(quads)], into=data)
+    nodes = sorted(focus)
+    if timeout is None:
+        conforms, results = run_shacl(data, root, nodes)
+    else:
+        arguments = (data.serialize(format="nt", encoding="utf-8"), root, nodes)
+        conforms, text = bounded.POOL.call(
+            _run_shacl_on_text, arguments, timeout, "validation", "EXMECH_VALIDATION_TIMEOUT"
+        )
+        results = rdflib.Graph().parse(data=text, format="nt")
+    return Report(conforms, findings(results, sources or {}, shapes_graph(root)), results)
+
+
+def run_shacl(data: rdflib.Graph, root: Path, focus: Sequence[str]) -> tuple[bool, rdflib.Graph]:
+    """pyshacl on ``data`` (changed in place) for the ``focus`` nodes: (conforms, results)."""
     conforms, results, _text = shacl_validate(
         data,
         shacl_graph=shapes_graph(root),
@@ -284,10 +302,16 @@ def validate(
         advanced=False,
         allow_warnings=True,
         inplace=True,
-        focus_nodes=[rdflib.URIRef(f) for f in sorted(focus)] or None,
+        focus_nodes=[rdflib.URIRef(f) for f in focus] or None,
     )
     assert isinstance(results, rdflib.Graph)
-    return Report(bool(conforms), findings(results, sources or {}, shapes_graph(root)), results)
+    return bool(conforms), results
+
+
+def _run_shacl_on_text(data: bytes, root: Path, focus: Sequence[str]) -> tuple[bool, bytes]:
+    """run_shacl in a bounded child: N-Triples in, (conforms, results as N-Triples) out."""
+    conforms, results = run_shacl(rdflib.Graph().parse(data=data, format="nt"), root, focus)
+    return conforms, results.serialize(format="nt", encoding="utf-8")
 
 
 def path_text(graph: rdflib.Graph, node: rdflib.term.Node | None) -> str | None:

@@ -112,7 +112,7 @@ class Crowd:
 
 def test_slow_and_idle_clients_do_not_stop_a_normal_client(server: LiveServer) -> None:
     port = _address(server)[1]
-    for path in ("/id/mechanism/motor-control", "/sparql?query=ASK%20%7B%20%3Fs%20%3Fp%20%3Fo%20%7D"):
+    for path in ("/id/mechanism/motor-control", "/sparql?query=ASK%7B%3Fs%20%3Fp%20%3Fo%7D"):
         assert httpx.get(server.url + path, timeout=30).status_code == 200  # warm the workers
     crowds = [
         Crowd(
@@ -144,7 +144,7 @@ def test_slow_and_idle_clients_do_not_stop_a_normal_client(server: LiveServer) -
     finally:
         for crowd in crowds:
             crowd.close()
-    assert all(a.startswith(b"HTTP/1.1 408") and b"EXMECH_HEADER_TIMEOUT" in a for a in headers), headers[:2]
+    assert all(a.startswith(b"HTTP/1.1 408") and b"EXMECH_HEADER_TIMEOUT" in a for a in headers)
     assert all(a.startswith(b"HTTP/1.1 408") and b"EXMECH_BODY_TIMEOUT" in a for a in bodies)
     assert all(a == b"" for a in idle), idle[:3]  # closed without a word, never left open
     assert server.process.poll() is None

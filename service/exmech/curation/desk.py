@@ -282,7 +282,13 @@ class Curation:
         if problems:
             return Checked(named, nanopubs, Report.of(problems))
         defines = {g for n in nanopubs for g in (n.iri, *n.graphs(self.base))}
-        report = validate(named, self.settings.root, self.context, defines=defines)
+        report = validate(
+            named,
+            self.settings.root,
+            self.context,
+            defines=defines,
+            timeout=self.settings.validation_timeout,
+        )
         return Checked(named, nanopubs, report)
 
     @staticmethod
