@@ -7,6 +7,7 @@ service uses.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import click
 from exmech import queries
 from exmech.errors import ExmechError
 from exmech.settings import Settings
-from exmech.store import Query
+from exmech.store import Binding, Query
 from exmech.vocab import PREFIXES
 
 RESULT_TYPES = {
@@ -33,6 +34,7 @@ def _settings(ctx: click.Context, **overrides: Any) -> Settings:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="exmech", message="%(prog)s %(version)s")
 @click.option("--state-dir", type=click.Path(path_type=Path), help="EXMECH_STATE_DIR")
 @click.option("--data-root", type=click.Path(path_type=Path), help="EXMECH_DATA_ROOT")
 @click.pass_context
@@ -117,8 +119,13 @@ def _open_reader(settings: Settings) -> Any:
     return EmbeddedStore(settings, workers=False)
 
 
-def run_query(settings: Settings, text: str, media_type: str | None = None) -> Any:
-    """Run a query for the CLI (in-process; Ctrl-C stops it)."""
+def run_query(
+    settings: Settings,
+    text: str,
+    media_type: str | None = None,
+    binds: dict[str, Binding] | None = None,
+) -> Any:
+    """Run a query for the CLI (in-process; Ctrl-C stops it), values bound by substitution."""
     from exmech.querytext import analyse, with_row_cap
 
     info = analyse(text)
@@ -134,6 +141,7 @@ def run_query(settings: Settings, text: str, media_type: str | None = None) -> A
                 media_type=media_type or ("text/turtle" if rdf else RESULT_TYPES["json"]),
                 capped_text=with_row_cap(info, settings.max_rows + 1),
                 max_rows=settings.max_rows,
+                substitutions=tuple(sorted((binds or {}).items())),
             )
         )
     finally:
@@ -165,21 +173,135 @@ def table(body: bytes) -> str:
     return "\n".join(s.rstrip() for s in out) + f"\n({len(rows)} rows)"
 
 
-@main.command()
-@click.argument("query_or_file")
-@click.option("--format", "fmt", type=click.Choice(["table", *RESULT_TYPES]), default="table")
-@click.pass_context
-def query(ctx: click.Context, query_or_file: str, fmt: str) -> None:
-    """Run SPARQL (text, a .rq file, or the name of a shipped query) on the store."""
+class Refused(click.ClickException):
+    """A usage or connection error: exit 2, as the commands' help says."""
+
+    exit_code = 2
+
+
+def _question_for(name: str) -> Any:
+    """The API question answered by the shipped query ``name``, if one is."""
+    from exmech.provenance.questions import QUESTIONS
+
+    return next((q for q in QUESTIONS if q.query == name and q.parameter), None)
+
+
+def list_queries() -> str:
+    """One line per shipped query: its name, what it takes, and the question it answers."""
+    lines = []
+    for name in queries.names():
+        named = queries.load(name)
+        question = _question_for(name)
+        if question is not None:
+            takes = f" --bind {question.parameter.name}={question.parameter.example}"
+        else:
+            takes = "".join(f" --bind {v}=..." for v in named.binds)
+        lines.append(f"{name}{takes}\n    {named.answers}")
+    return "\n".join(lines)
+
+
+def find_query(query_or_file: str) -> tuple[str, queries.NamedQuery | None]:
+    """The query text and, for a shipped one, its NamedQuery.
+
+    Raises Refused for a name or .rq path that matches nothing, naming the nearest names.
+    """
+    import difflib
+
     path = Path(query_or_file)
-    if query_or_file.endswith(".rq") and path.exists():
-        text = path.read_text(encoding="utf-8")
-    elif query_or_file in queries.names():
-        text = queries.load(query_or_file).text
-    else:
-        text = query_or_file
+    if path.suffix == ".rq" and path.is_file():
+        return path.read_text(encoding="utf-8"), None
+    if query_or_file in queries.names():
+        named = queries.load(query_or_file)
+        return named.text, named
+    looks_like_name = path.suffix == ".rq" or re.fullmatch(r"[\w./-]+", query_or_file)
+    if looks_like_name:
+        stem = path.name.removesuffix(".rq")
+        near = difflib.get_close_matches(stem, queries.names(), n=3, cutoff=0.6)
+        hint = f"; nearest: {', '.join(near)}" if near else ""
+        raise Refused(
+            f"no such question or file: {query_or_file!r}{hint} "
+            "(exmech query --list names every shipped question)"
+        )
+    return query_or_file, None
+
+
+def parse_binds(
+    binds: tuple[str, ...], named: queries.NamedQuery | None, settings: Settings
+) -> dict[str, Binding]:
+    """``--bind name=value`` pairs as bound values, by the API's rules for a shipped question
+    (slug or DOI checked, the resource must exist); elsewhere ``<iri>`` or a plain literal.
+
+    Raises Refused for a malformed pair or a variable the query does not bind; ExmechError
+    (BadRequest, NotFound) for a value the API would refuse.
+    """
+    out: dict[str, Binding] = {}
+    question = _question_for(named.name) if named else None
+    for pair in binds:
+        name, sep, value = pair.partition("=")
+        name = name.strip().lstrip("?$")
+        if not sep or not name:
+            raise Refused(f"--bind {pair!r}: expected name=value, e.g. --bind slug=motor-control")
+        if question is not None and name in (question.parameter.name, question.parameter.variable):
+            from exmech.provenance.answers import resolve
+            from exmech.store.cache import AnswerCache
+
+            store = _open_reader(settings)
+            try:
+                binding = resolve(
+                    AnswerCache(store, 0), question.parameter, value, settings.base_iri
+                )
+            finally:
+                store.close()
+            out[question.parameter.variable] = binding
+            continue
+        if named is not None and name not in named.binds:
+            takes = ", ".join(named.binds) or "no values"
+            raise Refused(f"{named.name} does not bind {name!r}; it takes {takes}")
+        if value.startswith("<") and value.endswith(">"):
+            out[name] = ("iri", value[1:-1])
+        else:
+            out[name] = ("literal", value, "", "")
+    if question is not None and question.parameter.variable not in out:
+        p = question.parameter
+        raise Refused(f"{named.name} needs --bind {p.name}=... (e.g. --bind {p.name}={p.example})")
+    return out
+
+
+@main.command()
+@click.argument("query_or_file", required=False)
+@click.option("--format", "fmt", type=click.Choice(["table", *RESULT_TYPES]), default="table")
+@click.option(
+    "--bind",
+    "binds",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A value for the query: a slug or DOI for a shipped question (as in /api), "
+    "else <iri> or text.",
+)
+@click.option("--list", "show_list", is_flag=True, help="List the shipped questions and exit.")
+@click.pass_context
+def query(
+    ctx: click.Context,
+    query_or_file: str | None,
+    fmt: str,
+    binds: tuple[str, ...],
+    show_list: bool,
+) -> None:
+    """Run SPARQL (text, a .rq file, or the name of a shipped question) on the store.
+
+    Exit 0 with an answer; 1 when the query or a bound value is refused (syntax, timeout,
+    a malformed or unknown slug or DOI); 2 for usage errors (no such question or file, a
+    --bind that is not NAME=VALUE, names a variable the query does not take, or is missing).
+    """
+    if show_list:
+        click.echo(list_queries())
+        return
+    if not query_or_file:
+        raise click.UsageError("give a query, a .rq file or a shipped question's name (--list)")
+    text, named = find_query(query_or_file)
     try:
-        answer = run_query(ctx.obj, text, None if fmt == "table" else RESULT_TYPES[fmt])
+        bound = parse_binds(binds, named, ctx.obj)
+        answer = run_query(ctx.obj, text, None if fmt == "table" else RESULT_TYPES[fmt], bound)
     except ExmechError as exc:
         raise click.ClickException(exc.message) from exc
     if fmt == "table" and answer.form in ("SELECT", "ASK"):
@@ -275,7 +397,7 @@ def submit(
     settings: Settings = ctx.obj
     fmt = PARSE_FORMATS.get(file.suffix.lower())
     if fmt is None:
-        raise click.ClickException(f"{file}: unknown file type {file.suffix!r}")
+        raise Refused(f"{file}: unknown file type {file.suffix!r}")
     base = (url or f"http://{settings.host}:{settings.port}").rstrip("/")
     route = (
         "/curation/validate"
@@ -290,7 +412,7 @@ def submit(
         try:
             body, fmt = _signed_body(body, fmt, key or settings.key_file), PARSE_FORMATS[".trig"]
         except ExmechError as exc:
-            raise click.ClickException(f"{file}: {exc.message}") from exc
+            raise Refused(f"{file}: {exc.message}") from exc
     headers = {"Content-Type": fmt.media_type, "Accept": "application/json"}
     secret = token or settings.token
     if secret:
@@ -303,11 +425,19 @@ def submit(
     )
     try:
         with urlopen(request, timeout=60) as response:  # noqa: S310 - the user's own server
-            status, body = response.status, json.loads(response.read())
+            status, raw = response.status, response.read()
     except HTTPError as exc:
-        status, body = exc.code, json.loads(exc.read() or b"{}")
-    except URLError as exc:
-        raise click.ClickException(f"cannot reach {base}: {exc.reason}") from exc
+        status, raw = exc.code, exc.read()
+    except (URLError, OSError) as exc:
+        raise Refused(f"cannot reach {base}: {getattr(exc, 'reason', exc)}") from exc
+    try:
+        body = json.loads(raw or b"{}")
+    except ValueError:
+        raise Refused(
+            f"{base} answered {status} but not with exmech's JSON: is it an exmech server?"
+        ) from None
+    if not isinstance(body, dict):
+        raise Refused(f"{base} answered {status} with unexpected JSON: is it an exmech server?")
     if status in (200, 201):
         for item in body.get("nanopubs", []):
             verb = "exists" if item["existing"] else ("valid" if dry_run else "added")
