@@ -37,7 +37,12 @@ from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
 from waitress.server import TcpWSGIServer
 from waitress.task import ThreadedTaskDispatcher
-from waitress.utilities import BadRequest, Error, RequestHeaderFieldsTooLarge
+from waitress.utilities import (
+    BadRequest,
+    Error,
+    RequestEntityTooLarge,
+    RequestHeaderFieldsTooLarge,
+)
 
 from exmech.settings import Settings
 
@@ -80,30 +85,40 @@ class Gate:
 
 
 class _Parser(HTTPRequestParser):  # type: ignore[misc]
-    """waitress's parser plus gunicorn's line and field limits (414, 431)."""
+    """waitress's parser plus gunicorn's line and field limits (414, 431), a refusal of
+    ambiguous framing (both Content-Length and Transfer-Encoding: 400, as request smuggling
+    needs), and an immediate 413 for a chunk larger than the body limit."""
 
     def parse_header(self, header_plus: bytes) -> None:
         first, _, rest = header_plus.partition(b"\r\n")
         lines = rest.split(b"\r\n") if rest else []
+        names = {line.split(b":", 1)[0].strip().lower() for line in lines}
+        self._refusal: Error | None = None
         if len(first) > MAX_REQUEST_LINE:
-            self._too_large: Error | None = URITooLong(
+            self._refusal = URITooLong(
                 f"the request line is over {MAX_REQUEST_LINE} bytes; send long queries with POST"
             )
         elif len(lines) > MAX_HEADER_FIELDS:
-            self._too_large = RequestHeaderFieldsTooLarge(
+            self._refusal = RequestHeaderFieldsTooLarge(
                 f"more than {MAX_HEADER_FIELDS} header fields"
             )
         elif any(len(line) > MAX_HEADER_FIELD for line in lines):
-            self._too_large = RequestHeaderFieldsTooLarge(
+            self._refusal = RequestHeaderFieldsTooLarge(
                 f"a header field is over {MAX_HEADER_FIELD} bytes"
             )
+        elif {b"content-length", b"transfer-encoding"} <= names:
+            self._refusal = BadRequest("send either Content-Length or Transfer-Encoding, not both")
         super().parse_header(header_plus)
 
     def received(self, data: bytes) -> int:
         consumed: int = super().received(data)
-        too_large = getattr(self, "_too_large", None)
-        if too_large is not None and self.error is None:
-            self.error, self.completed = too_large, True
+        refusal = getattr(self, "_refusal", None)
+        if refusal is None and self.chunked and self.body_rcv is not None and not self.error:
+            limit = self.adj.max_request_body_size
+            if self.body_bytes_received + self.body_rcv.chunk_remainder >= limit:
+                refusal = RequestEntityTooLarge(f"a chunk goes over the body limit of {limit}")
+        if refusal is not None and self.error is None:
+            self.error, self.completed = refusal, True
         return consumed
 
 

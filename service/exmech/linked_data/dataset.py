@@ -17,6 +17,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from exmech import formats, vocab
+from exmech.errors import StoreUnavailable
 from exmech.linked_data.rdf import Statement, Term, select, serialize
 from exmech.store.cache import AnswerCache
 
@@ -63,13 +64,23 @@ def dump_folder(state_dir: Path, generation: str) -> Path:
 
 
 def dumps(cache: AnswerCache, state_dir: Path) -> list[Dump]:
-    """The dump files of the current generation, written on first use (all or none)."""
+    """The dump files of the current generation, written on first use (all or none).
+
+    Raises StoreUnavailable (503) when they cannot be written (a full disk).
+    """
     generation = cache.store.generation
     folder = dump_folder(state_dir, generation)
     manifest = folder / "manifest.json"
     with _lock:
         if not manifest.exists():
-            _write_dumps(cache, folder)
+            try:
+                _write_dumps(cache, folder)
+            except OSError as exc:  # a full disk: say so, and keep everything else answering
+                shutil.rmtree(folder.with_name(folder.name + ".tmp"), ignore_errors=True)
+                raise StoreUnavailable(
+                    f"the dumps are unavailable: the server cannot write them "
+                    f"({exc.strerror or exc}); /sparql, /api and the pages still answer"
+                ) from exc
             for old in folder.parent.iterdir():
                 if old.name != generation and not old.name.endswith(".tmp"):
                     shutil.rmtree(old, ignore_errors=True)

@@ -22,7 +22,9 @@ from rdflib.namespace import OWL, RDF, RDFS, SKOS
 
 from exmech import vocab
 
+log = logging.getLogger("exmech.ontology")
 _lock = threading.Lock()
+_pages: dict[str, str] = {}  # digest of the Turtle -> documentation page
 # Narrow screens: the table of contents and the rotated logo stop floating, long IRIs wrap.
 PHONE_CSS = """<style>
 @media (max-width: 50rem) {
@@ -156,15 +158,25 @@ def _fix(page: str, fids: dict[str, str], graph: rdflib.Graph) -> str:
 
 
 def cached(turtle: str, folder: Path) -> str:
-    """The documentation for this Turtle, generated once per content and kept in ``folder``."""
+    """The documentation for this Turtle, generated once per content and kept in ``folder``
+    and in memory; a folder that cannot be written (a full disk) only costs the disk copy."""
     digest = hashlib.sha256(turtle.encode("utf-8")).hexdigest()[:16]
     path = folder / f"ontology-{digest}.html"
     with _lock:
-        if path.exists():
-            return path.read_text(encoding="utf-8")
-        page = generate(turtle)
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(page, encoding="utf-8")
-        tmp.replace(path)
+        if digest in _pages:
+            return _pages[digest]
+        try:
+            page = path.read_text(encoding="utf-8")
+        except OSError:
+            page = generate(turtle)
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(".tmp")
+                tmp.write_text(page, encoding="utf-8")
+                tmp.replace(path)
+            except OSError as exc:
+                log.warning("ontology documentation kept in memory only: %s", exc)
+        if len(_pages) >= 4:  # one ontology, a few versions at most
+            _pages.clear()
+        _pages[digest] = page
         return page
