@@ -25,7 +25,7 @@ from markupsafe import Markup
 
 from exmech import formats, vocab
 from exmech.errors import BadRequest, ExmechError, NotAcceptable, NotFound
-from exmech.linked_data import dataset, ontology, pages
+from exmech.linked_data import context, dataset, ontology, pages
 from exmech.linked_data.rdf import Description, Statement, describe, select, serialize
 from exmech.settings import Settings
 from exmech.store.cache import AnswerCache
@@ -175,6 +175,8 @@ def resource(rest: str) -> Response:
         raise NotFound(f"no {kind} {slug!r} in the graph")
     if chosen is formats.HTML:
         response = _resource_html(cache, settings, kind, description)
+    elif chosen is formats.JSONLD:
+        response = _jsonld_response(description.statements, settings.base_iri)
     else:
         response = Response(
             serialize(description.statements, chosen), content_type=chosen.content_type
@@ -198,6 +200,44 @@ def replaced_claim_path(cache: AnswerCache, kind: str, slug: str, base: str) -> 
         return None
     current = rows[0]["current"].value.rsplit("/", 1)[-1]
     return f"/id/graph/{current}-{part}" if part else f"/id/claim/{current}"
+
+
+def _wants_expanded() -> bool:
+    """``?profile=expanded``, or the JSON-LD expanded profile named in Accept."""
+    if request.args.get("profile") == "expanded":
+        return True
+    return context.EXPANDED_PROFILE in request.headers.get("Accept", "")
+
+
+def _jsonld_response(statements: list[Statement] | tuple[Statement, ...], base: str) -> Response:
+    """Compacted JSON-LD with the published context, or expanded when asked for."""
+    nquads = serialize(statements, formats.NQUADS).decode("utf-8")
+    if _wants_expanded():
+        body: Any = context.expanded(nquads)
+        profile = context.EXPANDED_PROFILE
+    else:
+        body, profile = context.compacted(nquads, base), context.COMPACTED_PROFILE
+    response = Response(
+        json.dumps(body, ensure_ascii=False, indent=1),
+        content_type=f'{formats.JSONLD.media_type}; profile="{profile}"',
+    )
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@bp.get("/ontology/context.jsonld")
+@bp.get("/ontology/<version>/context.jsonld")
+def jsonld_context(version: str = context.ONTOLOGY_VERSION) -> Response:
+    """The published JSON-LD context of an ontology version (only the current one exists)."""
+    if version != context.ONTOLOGY_VERSION:
+        raise NotFound(
+            f"no context for ontology version {version[:40]!r}; "
+            f"the current version is {context.ONTOLOGY_VERSION}"
+        )
+    response = Response(context.document(), content_type=formats.JSONLD.content_type)
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 def _resource_html(cache: AnswerCache, settings: Settings, kind: str, d: Description) -> Response:
