@@ -25,7 +25,7 @@ import pyoxigraph as ox
 import pytest
 import rdflib
 from click.testing import CliRunner
-from conftest import ROOT, require_binary, select, start_server, stop_server
+from conftest import ROOT, Backend, require_binary, select, start_server, stop_server
 from exmech import nanopub, signing, tokens, vocab
 from exmech.app import create_app
 from exmech.cli import main
@@ -34,6 +34,7 @@ from exmech.settings import Settings
 from exmech.store.embedded import EmbeddedStore
 from flask import Flask
 from flask.testing import FlaskClient
+from test_store import writable  # noqa: F401 - the fixture, for the backend test below
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -377,6 +378,13 @@ def test_token_add_records_the_public_key_with_the_curator(tmp_path: Path) -> No
     assert tokens.find((entry,), result.stdout.strip()) == entry
     with pytest.raises(BadRequest, match="base64"):
         tokens.new_entry(ADA_IRI, "Ada", "not base64!")
+    mistyped = CliRunner().invoke(
+        main,
+        ["token", "add", "--curator", "https://orcid.org/0000-0002-1825-0098", "--name", "J",
+         "--file", str(tokens_file)],
+    )  # fmt: skip
+    assert mistyped.exit_code == 1 and "check digit should be 7" in mistyped.output
+    assert len(tokens.Keyring("", tokens_file).entries()) == 1
 
 
 # --- signed submissions ----------------------------------------------------------------------
@@ -652,3 +660,31 @@ def test_signed_submission_round_trip_and_publishing(built_state: Path, tmp_path
     assert quad_set(exported) == quad_set(expected)  # unchanged: every statement, same IRI
     assert nanopub_server.received == [exported] and nanopub_server.refused == 0
     assert json.dumps(out.stderr).count("published") == 1
+
+
+def test_a_signed_version_survives_every_backend_whole(writable: Backend) -> None:  # noqa: F811
+    """The record (a long literal with newlines and quotes) reads back exactly on the
+    embedded store and on Virtuoso, and is exported unchanged from either."""
+    from datetime import UTC, datetime
+
+    from exmech.curation import Curation
+    from exmech.curation.export import signed_claims, signed_versions
+
+    settings = writable.settings.replace(tokens=ADA.line())
+    store = writable.open()
+    try:
+        desk = Curation(settings, store)  # type: ignore[arg-type]
+        signed = sign_file(COMPLETE, ADA_KEY)
+        quads = list(ox.parse(signed.encode(), format=ox.RdfFormat.TRIG))
+        curator = desk.authenticate(f"Bearer {ADA_TOKEN}", required=True)
+        outcome = desk.accept(desk.check(quads, curator, sent=True))
+        assert outcome.added and outcome.recorded
+        claim = outcome.checked.nanopubs[0].iri
+        (trusty, content), *more = signed_versions(store, claim).items()  # type: ignore[arg-type]
+        assert not more and quad_set(content) == quad_set(signed)
+        assert check(content)["uri"]["value"] == trusty  # type: ignore[index]
+        since = datetime(2026, 12, 1, tzinfo=UTC)
+        (exported,) = signed_claims(store, None, since)  # type: ignore[arg-type]
+        assert (exported.claim, exported.signed.iri, exported.new) == (claim, trusty, False)
+    finally:
+        store.close()  # type: ignore[attr-defined]

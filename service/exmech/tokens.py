@@ -89,6 +89,33 @@ def parse(text: str, where: str, separator: str = "\n") -> tuple[Entry, ...]:
     return tuple(entries)
 
 
+def orcid_problem(iri: str) -> str | None:
+    """What is wrong with an ORCID iD IRI (None when it is fine or not an ORCID).
+
+    The last character is the ISO 7064 MOD 11-2 check digit ORCID defines, so a mistyped
+    iD is caught here rather than published.
+
+    >>> orcid_problem("https://orcid.org/0000-0002-1825-0097") is None
+    True
+    >>> orcid_problem("https://orcid.org/0000-0002-1825-0098")
+    'https://orcid.org/0000-0002-1825-0098: the check digit should be 7 (a typing mistake?)'
+    """
+    if not re.match(r"^https?://(www\.)?orcid\.org/", iri):
+        return None
+    match = re.fullmatch(r"https://orcid\.org/(\d{4}-\d{4}-\d{4}-\d{3}[\dX])", iri)
+    if match is None:
+        return f"{iri}: an ORCID iD IRI is https://orcid.org/dddd-dddd-dddd-dddd"
+    digits = match.group(1).replace("-", "")
+    total = 0
+    for digit in digits[:-1]:
+        total = (total + int(digit)) * 2
+    result = (12 - total % 11) % 11
+    expected = "X" if result == 10 else str(result)
+    if digits[-1] != expected:
+        return f"{iri}: the check digit should be {expected} (a typing mistake?)"
+    return None
+
+
 def new_entry(curator: str, name: str = "", public_key: str = "") -> tuple[str, Entry]:
     """A fresh random token and the entry to store for it (the token itself is not kept).
 
@@ -98,6 +125,9 @@ def new_entry(curator: str, name: str = "", public_key: str = "") -> tuple[str, 
     """
     if not _IRI.match(curator):
         raise BadRequest(f"curator must be an http(s) IRI such as an ORCID, not {curator!r}")
+    problem = orcid_problem(curator)
+    if problem:
+        raise BadRequest(problem)
     public_key = "".join(public_key.split())
     if public_key and not _KEY.match(public_key):
         raise BadRequest("the public key must be base64 (the one line of an id_rsa.pub file)")
