@@ -34,8 +34,7 @@ from exmech import vocab
 from exmech.errors import BadRequest, Unprocessable
 
 TEMP_NS = "http://purl.org/nanopub/temp/np/"  # the toolkit's placeholder, replaced by signing
-NETWORK_PARTS = {"head": "Head", "assertion": "assertion", "provenance": "provenance"}
-NETWORK_PARTS["pubinfo"] = "pubinfo"
+NETWORK_PARTS = {part: part for part in vocab.GRAPH_PARTS} | {"head": "Head"}  # np's names
 SIGNATURE = vocab.NPX + "hasSignature"
 SIGNATURE_PREDICATES = frozenset(
     vocab.NPX + p for p in ("hasSignature", "hasPublicKey", "hasAlgorithm", "hasSignatureTarget")
@@ -69,7 +68,7 @@ def fingerprint(public_key: str) -> str:
     """A short, stable name for a public key: SHA-256 of its DER bytes, as OpenSSH shows it.
 
     >>> fingerprint("AAAA")
-    'SHA256:cKaBRzwbcwP8ISuVq9UVuNBc/l/2vtqYVDh+tOLC+Y4'
+    'SHA256:cJ6AyISHokEeHuTfufIqhhSS0gxHZRUMDHlKvXD4FHw'
     """
     digest = hashlib.sha256(base64.b64decode(public_key)).digest()
     return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
