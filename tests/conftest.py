@@ -89,7 +89,10 @@ class LiveServer:
         return self.log.read_text(errors="replace")
 
 
-def start_server(state_dir: Path, log: Path, **env: str) -> LiveServer:
+def start_server(
+    state_dir: Path, log: Path, command: list[str] | None = None, **env: str
+) -> LiveServer:
+    """``python -m exmech serve`` (or ``command``) on a free port, once it answers."""
     port = free_port()
     environment = {
         **{k: v for k, v in os.environ.items() if not k.startswith("EXMECH_")},
@@ -102,7 +105,7 @@ def start_server(state_dir: Path, log: Path, **env: str) -> LiveServer:
     }
     handle = open(log, "wb")  # noqa: SIM115 - closed with the process
     process = subprocess.Popen(
-        [sys.executable, "-m", "exmech", "serve"],
+        command or [sys.executable, "-m", "exmech", "serve"],
         env=environment,
         stdout=handle,
         stderr=subprocess.STDOUT,

@@ -187,11 +187,18 @@ def test_resolve(reference: str, base: str | None, expected: str) -> None:
             "SELECT * { VALUES ?s { <a> } ?s ?p ?o }\nLIMIT 11\n",
         ),
         ("SELECT * {} LIMIT " + "9" * 5000, "SELECT * {} LIMIT 11"),
-        # Left alone: forms whose LIMIT does not count rows, and escaped text.
+        # Left alone: forms whose LIMIT does not count rows.
         ("CONSTRUCT WHERE { ?s ?p ?o }", "CONSTRUCT WHERE { ?s ?p ?o }"),
         ("DESCRIBE ?s { ?s ?p ?o }", "DESCRIBE ?s { ?s ?p ?o }"),
         ("ASK { ?s ?p ?o }", "ASK { ?s ?p ?o }"),
-        ("SELECT * { ?s ?p '\\u0041' }", "SELECT * { ?s ?p '\\u0041' }"),
+        # An escape inside a string changes nothing about where the query ends.
+        ("SELECT * { ?s ?p '\\u0041' }", "SELECT * { ?s ?p '\\u0041' }\nLIMIT 11\n"),
+        ("SELECT * { ?s ?p '\\u0041' } LIMIT 99", "SELECT * { ?s ?p '\\u0041' } LIMIT 11"),
+        # A PN_LOCAL_ESC is not a comment: the LIMIT after it is the query's.
+        (
+            "PREFIX e: <http://e/> SELECT * { ?s ?p e:a\\#b } LIMIT 99",
+            "PREFIX e: <http://e/> SELECT * { ?s ?p e:a\\#b } LIMIT 11",
+        ),
     ],
 )
 def test_with_row_cap(text: str, expected: str) -> None:

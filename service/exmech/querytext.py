@@ -1,15 +1,22 @@
 """A small SPARQL lexer: what a query is and what it would reach, before any engine sees it.
 
-Engines fetch SERVICE and LOAD targets over HTTP and cannot be told not to (pyoxigraph has
-no switch from Python), so exmech reads the query text first. The lexer follows the SPARQL
-1.1 token rules (comments, strings and IRIs are skipped as whole tokens), which is all that
-is needed to find the query form, SERVICE / FROM / LOAD targets and the top-level LIMIT. It
-does not validate: the engine's parser does that and reports errors with positions.
+Engines fetch SERVICE and LOAD targets over HTTP (pyoxigraph has no switch from Python), so
+exmech reads the query text first and answers 403 early, with a message a person can act on.
+This is the readable first guard; the query workers' seccomp filter (``exmech.sandbox``) is
+the one that holds by construction.
+
+The lexer follows the terminals of the SPARQL 1.1 grammar (section 19.8) exactly: IRIREF,
+PNAME_NS / PNAME_LN with PN_LOCAL's escapes (``ex:a\\#b``) and percent-encodings, VAR1/VAR2,
+BLANK_NODE_LABEL, LANGTAG, numbers, the four string forms with their escapes, comments and
+whitespace. A token is recognised whole, so a ``#`` or a quote inside one is not taken for a
+comment or a string. It does not validate: the engine's parser does that and reports errors
+with positions.
 
 Codepoint escapes (``\\u0053``) are where readers disagree: the grammar says to decode them
-in the whole text before parsing, Oxigraph decodes them only inside IRIs and strings. So
-``analyse`` reads the text both ways and reports the union of what either reading would
-reach: a target hidden from one reading is still seen by the other.
+in the whole text before parsing, Oxigraph decodes them only inside IRIs and strings (and
+rejects them elsewhere). So ``analyse`` reads the text both ways and reports the union of
+what either reading would reach: a target hidden from one reading is still seen by the other.
+The row cap is placed by Oxigraph's reading, the one the embedded engine runs.
 
 ``with_values`` writes bound values into a query as a VALUES block, escaped by pyoxigraph;
 both stores bind that way.
@@ -27,22 +34,52 @@ import pyoxigraph as ox
 from exmech.errors import BadRequest
 
 _ESCAPE = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
-_TOKEN = re.compile(
-    r"""
-    (?P<ws>\s+)
-  | (?P<comment>\#[^\n\r]*)
-  | (?P<iri><(?:[^<>"{}|^`\\\x00-\x20]|\\u[0-9A-Fa-f]{4}|\\U[0-9A-Fa-f]{8})*>)
-  | (?P<string>\"\"\"(?:[^"\\]|\\.|"(?!""))*\"\"\"|'''(?:[^'\\]|\\.|'(?!''))*'''
-              |"(?:[^"\\\n\r]|\\.)*"|'(?:[^'\\\n\r]|\\.)*')
-  | (?P<var>[?$][A-Za-z0-9_\u00B7-\U000EFFFF]+)
-  | (?P<pname>(?:[A-Za-z\u00C0-\U000EFFFF][\w.\-\u00B7-\U000EFFFF]{0,127}?)?:
-              (?:[\w\-:%.\\\u00B7-\U000EFFFF]*[\w\-:%\\\u00B7-\U000EFFFF])?)
-  | (?P<word>[A-Za-z_][A-Za-z0-9_]*)
-  | (?P<number>[0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?)
-  | (?P<punct>.)
-    """,
-    re.VERBOSE | re.DOTALL,
+# The grammar's character classes (SPARQL 1.1, section 19.8), as regular-expression sets.
+_PN_CHARS_BASE = (
+    "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u02ff\u0370-\u037d\u037f-\u1fff\u200c-\u200d"
+    "\u2070-\u218f\u2c00-\u2fef\u3001-\ud7ff\uf900-\ufdcf\ufdf0-\ufffd\U00010000-\U000effff"
 )
+_PN_CHARS_U = _PN_CHARS_BASE + "_"
+_PN_CHARS = _PN_CHARS_U + "\\-0-9\u00b7\u0300-\u036f\u203f-\u2040"
+_UCHAR = r"\\u[0-9A-Fa-f]{4}|\\U[0-9A-Fa-f]{8}"
+_ECHAR = r"""\\[tbnrf\\"']"""
+# Inside strings and IRIs Oxigraph also reads codepoint escapes (UCHAR), as Turtle does.
+_CHAR_ESCAPE = f"{_ECHAR}|{_UCHAR}"
+_PLX = r"%[0-9A-Fa-f]{2}|\\[_~.\-!$&'()*+,;=/?#@%]"
+_PN_PREFIX = f"[{_PN_CHARS_BASE}](?:[{_PN_CHARS}.]*[{_PN_CHARS}])?"
+_PN_LOCAL = (
+    f"(?:[{_PN_CHARS_U}:0-9]|{_PLX})(?:(?:[{_PN_CHARS}.:]|{_PLX})*(?:[{_PN_CHARS}:]|{_PLX}))?"
+)
+_VARNAME = f"[{_PN_CHARS_U}0-9][{_PN_CHARS_U}0-9\u00b7\u0300-\u036f\u203f-\u2040]*"
+_STRINGS = (
+    f'"""(?:(?:"|"")?(?:[^"\\\\]|{_CHAR_ESCAPE}))*"""',
+    f"'''(?:(?:'|'')?(?:[^'\\\\]|{_CHAR_ESCAPE}))*'''",
+    f'"(?:[^"\\\\\\n\\r]|{_CHAR_ESCAPE})*"',
+    f"'(?:[^'\\\\\\n\\r]|{_CHAR_ESCAPE})*'",
+)
+_NUMBERS = (
+    r"[0-9]+\.[0-9]*[eE][+-]?[0-9]+",
+    r"\.[0-9]+[eE][+-]?[0-9]+",
+    r"[0-9]+[eE][+-]?[0-9]+",
+    r"[0-9]*\.[0-9]+",
+    r"[0-9]+",
+)
+# Tried in this order at each position; the first that matches is the token.
+_TERMINALS = (
+    ("ws", r"[\x20\x09\x0d\x0a]+"),
+    ("comment", r"#[^\r\n]*"),
+    ("iri", f'<(?:[^<>"{{}}|^`\\\\\\x00-\\x20]|{_UCHAR})*>'),
+    ("string", "|".join(_STRINGS)),
+    ("var", f"[?$]{_VARNAME}"),
+    ("bnode", f"_:[{_PN_CHARS_U}0-9](?:[{_PN_CHARS}.]*[{_PN_CHARS}])?"),
+    ("pname", f"(?:{_PN_PREFIX})?:(?:{_PN_LOCAL})?"),
+    ("langtag", r"@[A-Za-z]+(?:-[A-Za-z0-9]+)*"),
+    ("number", "|".join(_NUMBERS)),
+    ("word", r"[A-Za-z_][A-Za-z0-9_]*"),
+    ("punct", r"."),
+)
+_TOKEN = re.compile("|".join(f"(?P<{name}>{rx})" for name, rx in _TERMINALS), re.DOTALL)
+_LOCAL_ESCAPE = re.compile(r"\\(.)")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 _VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # A bound value for a query variable: ("iri", value) or ("literal", value, datatype, lang).
@@ -148,7 +185,7 @@ def _target(token: Token, prefixes: dict[str, str], base: str | None) -> str:
     if token.kind == "pname":
         prefix, _, local = token.text.partition(":")
         if prefix in prefixes:
-            return prefixes[prefix] + local
+            return prefixes[prefix] + _LOCAL_ESCAPE.sub(r"\1", local)
     return token.text
 
 
@@ -233,10 +270,11 @@ def analyse(text: str) -> QueryText:
 def with_row_cap(info: QueryText, cap: int) -> str:
     """The SELECT query text with its top-level LIMIT lowered to ``cap`` (or one added).
 
-    Only SELECT without codepoint escapes is touched. CONSTRUCT and DESCRIBE are not: their
-    LIMIT counts solutions, not triples, so a cap there could hide a truncation; the store
-    stops reading triples at the cap instead. If the engine rejects the result, callers run
-    the original and cap while reading.
+    Only SELECT is touched, in Oxigraph's reading of the text (codepoint escapes count only
+    inside IRIs and strings; anywhere else the engine rejects the query anyway). CONSTRUCT
+    and DESCRIBE are not: their LIMIT counts solutions, not triples, so a cap there could
+    hide a truncation; the store stops reading triples at the cap instead. If the engine
+    rejects the result, the store runs the original and stops reading rows at the cap.
 
     >>> with_row_cap(analyse("SELECT * { ?s ?p ?o } LIMIT 50000"), 11)
     'SELECT * { ?s ?p ?o } LIMIT 11'
@@ -250,7 +288,7 @@ def with_row_cap(info: QueryText, cap: int) -> str:
     'CONSTRUCT WHERE { ?s ?p ?o }'
     """
     text = info.text
-    if info.form != "SELECT" or decode_escapes(text) != text:
+    if info.form != "SELECT":
         return text
     tokens = info.tokens
     seen_group = False

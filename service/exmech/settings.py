@@ -70,6 +70,18 @@ FIELDS: tuple[Field, ...] = (
     Field("threads", int, "Request threads of the WSGI server."),
     Field("query_workers", int, "Query worker processes (each can be killed at its deadline)."),
     Field("query_timeout", float, "Seconds a query may run before it is stopped (503)."),
+    Field(
+        "query_memory_mb",
+        int,
+        "Private memory a query worker may use, in MiB (RLIMIT_DATA; 0: unlimited); a query "
+        "that needs more is stopped (503) and its worker replaced.",
+    ),
+    Field(
+        "query_sandbox",
+        str,
+        "required: refuse to start unless query workers can be barred from the network "
+        "(seccomp); optional: start anyway, with a warning.",
+    ),
     Field("max_rows", int, "Most result rows (or triples) returned; more is truncated."),
     Field("max_query_bytes", int, "Largest accepted query text, in bytes (413 beyond)."),
     Field("max_upload_bytes", int, "Largest accepted submission body, in bytes (413)."),
@@ -126,6 +138,8 @@ class Settings:
     threads: int = 8
     query_workers: int = 2
     query_timeout: float = 10.0
+    query_memory_mb: int = 4096
+    query_sandbox: str = "required"
     max_rows: int = 10000
     max_query_bytes: int = 100_000
     max_upload_bytes: int = 5_000_000
@@ -192,6 +206,12 @@ class Settings:
         for name in ("query_workers", "threads", "max_rows", "max_query_bytes"):
             if getattr(self, name) < 1:
                 raise BadRequest(f"EXMECH_{name.upper()} must be at least 1")
+        if self.query_sandbox not in {"required", "optional"}:
+            raise BadRequest(
+                f"EXMECH_QUERY_SANDBOX must be 'required' or 'optional', not {self.query_sandbox!r}"
+            )
+        if self.query_memory_mb < 0:
+            raise BadRequest("EXMECH_QUERY_MEMORY_MB must be 0 (unlimited) or a number of MiB")
         for name in (
             "query_timeout",
             "header_timeout",

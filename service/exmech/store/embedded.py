@@ -19,7 +19,9 @@ Layout of the state directory::
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+import logging
 import multiprocessing
 import os
 import queue
@@ -27,13 +29,15 @@ import shutil
 import threading
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 import pyoxigraph as ox
 
-from exmech.errors import BadRequest, QueryTimeout, StoreUnavailable
+from exmech import sandbox
+from exmech.errors import BadRequest, Forbidden, QueryTimeout, StoreUnavailable
 from exmech.querytext import with_values
 from exmech.settings import Settings
 from exmech.store import Answer, Query
@@ -45,6 +49,12 @@ SPAWN = multiprocessing.get_context("spawn")
 # faster than on the RocksDB snapshot, and the copy loads in well under a second.
 MEMORY_COPY_QUADS = 100_000
 KEEP_SNAPSHOTS = 4  # older ones are deleted; a reader still on one retries on the newest
+WORKER_START_SECONDS = 60  # a new worker must confine itself and say so within this time
+NETWORK_REFUSED = (
+    "the query tried to open a network connection (SERVICE): exmech makes no outbound "
+    "requests, and its query workers cannot open sockets at all"
+)
+log = logging.getLogger(__name__)
 
 
 def _graph(name: str) -> ox.NamedNode | ox.DefaultGraph:
@@ -58,6 +68,10 @@ def evaluate(store: ox.Store, query: Query) -> dict[str, Any]:
     remote store sends them), not as pyoxigraph ``substitutions``: pyoxigraph plans the
     block much better (bench/README.md, "Query plans on the embedded store").
 
+    The row cap holds whatever the query's spelling: the engine runs ``capped_text`` (a
+    top-level LIMIT of the cap + 1); when there is none or the engine rejects it, solutions
+    are pulled one at a time and no more than the cap + 1 are read (``_first_rows``).
+
     Returns a reply dict; syntax errors and values that cannot be bound come back as data,
     not exceptions, so the worker survives them.
     """
@@ -68,6 +82,7 @@ def evaluate(store: ox.Store, query: Query) -> dict[str, Any]:
         kwargs["use_default_graph_as_union"] = True
     if query.named_graphs:
         kwargs["named_graphs"] = [ox.NamedNode(g) for g in query.named_graphs]
+    bounded = query.capped_text is not None
     try:
         text = with_values(query.capped_text or query.text, query.form, query.substitutions)
         try:
@@ -75,6 +90,7 @@ def evaluate(store: ox.Store, query: Query) -> dict[str, Any]:
         except SyntaxError:
             if not query.capped_text or query.capped_text == query.text:
                 raise
+            bounded = False
             text = with_values(query.text, query.form, query.substitutions)
             result = store.query(text, **kwargs)
     except BadRequest as exc:  # a value that cannot be bound
@@ -89,7 +105,10 @@ def evaluate(store: ox.Store, query: Query) -> dict[str, Any]:
         return _reply(result.serialize(format=fmt) or b"", fmt.media_type, 1, False, "ASK")
     if isinstance(result, ox.QuerySolutions):
         fmt = ox.QueryResultsFormat.from_media_type(query.media_type) or ox.QueryResultsFormat.JSON
-        body = result.serialize(format=fmt) or b""
+        if limit is None or bounded:
+            body = result.serialize(format=fmt) or b""
+        else:
+            body = _first_rows(result, limit + 1, fmt)
         body, rows, truncated = cap_rows(body, fmt.media_type, limit)
         return _reply(body, fmt.media_type, rows, truncated, "SELECT")
     rdf = ox.RdfFormat.from_media_type(query.media_type) or ox.RdfFormat.N_TRIPLES
@@ -104,6 +123,23 @@ def evaluate(store: ox.Store, query: Query) -> dict[str, Any]:
 
     body = ox.serialize(triples, format=rdf, prefixes=PREFIXES) or b""
     return _reply(body, rdf.media_type, len(triples), truncated, query.form)
+
+
+def _first_rows(solutions: ox.QuerySolutions, count: int, fmt: ox.QueryResultsFormat) -> bytes:
+    """At most ``count`` solutions, pulled one by one, serialized in ``fmt`` by the engine.
+
+    Slower than serializing in one call (about 0.1 s for 10,000 rows), so it is the path
+    for queries the engine could not be given a LIMIT for. The rows pass through TSV, whose
+    terms are written exactly as ``str()`` writes them; the result is byte for byte what
+    the engine writes for the same rows.
+    """
+    names = [variable.value for variable in solutions.variables]
+    lines = ["\t".join("?" + name for name in names)]
+    for solution in itertools.islice(solutions, count):
+        lines.append("\t".join("" if solution[n] is None else str(solution[n]) for n in names))
+    tsv = ("\n".join(lines) + "\n").encode("utf-8")
+    parsed = ox.parse_query_results(tsv, format=ox.QueryResultsFormat.TSV)
+    return parsed.serialize(format=fmt) or b""
 
 
 def _reply(body: bytes, media_type: str, rows: int, truncated: bool, form: str) -> dict[str, Any]:
@@ -127,8 +163,50 @@ def open_reader(snapshot: str, in_memory: bool) -> ox.Store:
     return copy
 
 
-def _worker_main(conn: Connection) -> None:
-    """Loop of a query worker process: open the snapshot named by each request, answer."""
+@dataclass(frozen=True)
+class Confinement:
+    """How each query worker confines itself before its first query (``exmech.sandbox``)."""
+
+    memory_mb: int = 0  # RLIMIT_DATA in MiB; 0: unlimited
+    network_required: bool = True  # refuse to serve when the network cannot be denied
+    allow_tcp: bool = False  # a SERVICE allow-list is set: IPv4/IPv6 sockets stay open
+
+    @classmethod
+    def of(cls, settings: Settings) -> Confinement:
+        return cls(
+            settings.query_memory_mb,
+            settings.query_sandbox == "required",
+            bool(settings.service_allowlist),
+        )
+
+    def apply(self) -> str:
+        """Confine the calling process; what was applied, or SandboxUnavailable."""
+        applied = [sandbox.limit_memory(self.memory_mb)]
+        try:
+            applied.append(sandbox.deny_network(self.allow_tcp))
+        except sandbox.SandboxUnavailable as exc:
+            if self.network_required:
+                raise sandbox.SandboxUnavailable(
+                    f"query workers cannot be barred from the network ({exc}); exmech refuses "
+                    "to serve queries that could reach it. EXMECH_QUERY_SANDBOX=optional "
+                    "starts anyway (the SERVICE lexer is then the only guard)"
+                ) from exc
+            applied.append(f"NETWORK NOT DENIED ({exc})")
+        return "; ".join(applied)
+
+
+def _worker_main(conn: Connection, confinement: Confinement) -> None:
+    """Loop of a query worker process: confine itself, then answer each request on the
+    snapshot it names.
+
+    The first message says whether confinement worked; a worker that cannot confine itself
+    as required answers nothing.
+    """
+    try:
+        conn.send({"ok": True, "message": confinement.apply()})
+    except sandbox.SandboxUnavailable as exc:
+        conn.send({"ok": False, "message": str(exc)})
+        return
     store: ox.Store | None = None
     opened = ""
     while True:
@@ -144,17 +222,37 @@ def _worker_main(conn: Connection) -> None:
                 opened = snapshot
             assert store is not None
             reply = evaluate(store, query)
+        except RuntimeError as exc:  # an evaluation error raised while results are read
+            reply = {"ok": False, "status": 400, "message": f"query cannot be evaluated: {exc}"}
         except OSError as exc:
-            reply = {"ok": False, "status": 503, "message": f"store unavailable: {exc}"}
+            if sandbox.refused_connection(exc):
+                reply = {"ok": False, "status": 403, "message": NETWORK_REFUSED}
+            else:
+                reply = {"ok": False, "status": 503, "message": f"store unavailable: {exc}"}
+        except MemoryError:  # Python's own allocations; Rust's abort the process instead
+            os._exit(sandbox.OUT_OF_MEMORY_EXIT)  # not trusted with the next query
         conn.send(reply)
 
 
 class _Worker:
-    def __init__(self) -> None:
+    def __init__(self, confinement: Confinement) -> None:
         self.conn, child = SPAWN.Pipe()
-        self.process = SPAWN.Process(target=_worker_main, args=(child,), daemon=True)
+        self.process = SPAWN.Process(target=_worker_main, args=(child, confinement), daemon=True)
         self.process.start()
         child.close()
+
+    def ready(self) -> str:
+        """Wait for the worker to confine itself; what it applied, or SandboxUnavailable."""
+        hello: dict[str, Any] = {"ok": False, "message": "it did not start in time"}
+        try:
+            if self.conn.poll(WORKER_START_SECONDS):
+                hello = self.conn.recv()
+        except (EOFError, OSError):
+            hello = {"ok": False, "message": f"it exited ({self.process.exitcode})"}
+        if not hello["ok"]:
+            self.kill()
+            raise sandbox.SandboxUnavailable(f"a query worker did not start: {hello['message']}")
+        return str(hello["message"])
 
     def kill(self) -> None:
         self.process.kill()
@@ -165,12 +263,22 @@ class _Worker:
 class QueryPool:
     """Worker processes handed out one request at a time; a late one is killed and replaced."""
 
-    def __init__(self, size: int, timeout: float) -> None:
+    def __init__(self, size: int, timeout: float, confinement: Confinement = Confinement()) -> None:
         self.timeout = timeout
+        self.confinement = confinement
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._closed = False
-        for _ in range(size):
-            self._idle.put(_Worker())
+        started = [_Worker(confinement) for _ in range(size)]
+        try:
+            applied = {worker.ready() for worker in started}
+        except sandbox.SandboxUnavailable:
+            for worker in started:
+                worker.kill()
+            raise
+        level = logging.WARNING if "NOT DENIED" in "".join(applied) else logging.INFO
+        log.log(level, "%d query workers, each confined: %s", size, "; ".join(sorted(applied)))
+        for worker in started:
+            self._idle.put(worker)
 
     def run(self, snapshot: str, query: Query, in_memory: bool = False) -> dict[str, Any]:
         deadline = time.monotonic() + self.timeout
@@ -189,18 +297,36 @@ class QueryPool:
                 return reply
         except (EOFError, OSError):
             self._replace(worker)
-            raise StoreUnavailable("a query worker died; the query was not answered") from None
+            raise self._death(worker) from None
         self._replace(worker)
         raise QueryTimeout(
             f"query stopped after the {self.timeout:g} s timeout (EXMECH_QUERY_TIMEOUT); "
             "narrow it with more specific patterns or a LIMIT"
         )
 
+    def _death(self, worker: _Worker) -> StoreUnavailable:
+        """The error for a query whose worker died: its memory limit, or something else."""
+        worker.process.join(timeout=2)  # its pipe closed: it has exited or is exiting
+        if sandbox.ran_out_of_memory(worker.process.exitcode) and self.confinement.memory_mb:
+            return StoreUnavailable(
+                "the query needed more memory than a query worker may use "
+                f"({self.confinement.memory_mb} MiB, EXMECH_QUERY_MEMORY_MB) and was stopped; "
+                "its worker was replaced. Narrow it with more specific patterns or a LIMIT"
+            )
+        return StoreUnavailable("a query worker died; the query was not answered")
+
     def _replace(self, worker: _Worker) -> None:
         def swap() -> None:
             worker.kill()
-            if not self._closed:
-                self._idle.put(_Worker())
+            if self._closed:
+                return
+            fresh = _Worker(self.confinement)
+            try:
+                fresh.ready()
+            except sandbox.SandboxUnavailable as exc:
+                log.error("a replacement query worker was not started: %s", exc)
+                return
+            self._idle.put(fresh)
 
         threading.Thread(target=swap, daemon=True).start()
 
@@ -238,7 +364,11 @@ class EmbeddedStore:
         self.recover()
         self._snapshot = str(self.state / "snapshots" / self._current())
         self._graphs: tuple[str, frozenset[str]] | None = None
-        self._pool = QueryPool(settings.query_workers, settings.query_timeout) if workers else None
+        self._pool = (
+            QueryPool(settings.query_workers, settings.query_timeout, Confinement.of(settings))
+            if workers
+            else None
+        )
         self._local: tuple[str, ox.Store] | None = None  # (snapshot, reader) without workers
 
     def _current(self) -> str:
@@ -300,7 +430,7 @@ class EmbeddedStore:
                 self._local = (snapshot, ox.Store.read_only(snapshot))
             reply = evaluate(self._local[1], query)
         if not reply["ok"]:
-            error = BadRequest if reply["status"] == 400 else StoreUnavailable
+            error = {400: BadRequest, 403: Forbidden}.get(reply["status"], StoreUnavailable)
             raise error(reply["message"])
         return Answer(
             body=reply["body"],

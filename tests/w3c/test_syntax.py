@@ -1,0 +1,75 @@
+"""W3C SPARQL 1.1 syntax suites (syntax-query, syntax-fed) against the live endpoint (#15.2).
+
+Every positive syntax test is sent to /sparql exactly as published and must be accepted: 200,
+or a refusal by policy that is listed in REFUSED_BY_POLICY with its reason and its status.
+Every negative syntax test must be rejected with 400 naming a syntax error. Counts go to
+tests/artifacts/w3c-syntax.json; README.md quotes them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import httpx
+import pytest
+from conftest import ARTIFACTS, LiveServer
+
+import manifest
+
+pytestmark = pytest.mark.live
+ENTRIES = [entry for folder in ("syntax-query", "syntax-fed") for entry in manifest.load(folder)[1]]
+ACCEPT = "application/sparql-results+json, text/turtle;q=0.9"
+# Positive tests exmech refuses on purpose: file -> (status, words the message must hold, why).
+REFUSED_BY_POLICY = {
+    name: (403, "SERVICE", "SERVICE to <g>: exmech makes no outbound requests")
+    for name in ("syntax-service-01.rq", "syntax-service-02.rq", "syntax-service-03.rq")
+}
+RESULTS: dict[str, str] = {}
+
+
+def ident(entry: manifest.Entry) -> str:
+    assert entry.action is not None
+    return f"{entry.action.parent.name}/{entry.action.name}"
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=ident)
+def test_w3c_syntax(live_server: LiveServer, entry: manifest.Entry) -> None:
+    assert entry.action is not None
+    reply = httpx.post(
+        live_server.sparql,
+        content=entry.action.read_bytes(),
+        headers={"Content-Type": "application/sparql-query", "Accept": ACCEPT},
+        timeout=30,
+    )
+    name = entry.action.name
+    if entry.kind == "NegativeSyntaxTest11":
+        RESULTS[ident(entry)] = "rejected" if reply.status_code == 400 else "NOT rejected"
+        assert reply.status_code == 400, reply.text
+        assert "syntax" in reply.text.lower(), reply.text
+        return
+    assert entry.kind == "PositiveSyntaxTest11"
+    if name in REFUSED_BY_POLICY:
+        status, words, _why = REFUSED_BY_POLICY[name]
+        RESULTS[ident(entry)] = "refused by policy"
+        assert reply.status_code == status and words in reply.text, reply.text
+        return
+    RESULTS[ident(entry)] = "accepted" if reply.status_code == 200 else "NOT accepted"
+    assert reply.status_code == 200, reply.text
+
+
+def test_summary_is_written() -> None:
+    """Runs last in this module: the counts per outcome, for README.md."""
+    if len(RESULTS) != len(ENTRIES):
+        pytest.skip("run the whole module to write the summary")
+    kinds = Counter(entry.kind for entry in ENTRIES)
+    summary = {
+        "suites": ["sparql11/syntax-query", "sparql11/syntax-fed"],
+        "positive": kinds["PositiveSyntaxTest11"],
+        "negative": kinds["NegativeSyntaxTest11"],
+        "outcomes": dict(Counter(RESULTS.values())),
+        "refused_by_policy": {name: why for name, (_, _, why) in REFUSED_BY_POLICY.items()},
+    }
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "w3c-syntax.json").write_text(json.dumps(summary, indent=2) + "\n")
+    assert set(RESULTS.values()) <= {"accepted", "rejected", "refused by policy"}
