@@ -130,16 +130,26 @@ def _first_rows(solutions: ox.QuerySolutions, count: int, fmt: ox.QueryResultsFo
 
     Slower than serializing in one call (about 0.1 s for 10,000 rows), so it is the path
     for queries the engine could not be given a LIMIT for. The rows pass through TSV, whose
-    terms are written exactly as ``str()`` writes them; the result is byte for byte what
-    the engine writes for the same rows.
+    terms are written as ``str()`` writes them (triple terms in ``<<( )>>``); the result is
+    byte for byte what the engine writes for the same rows.
     """
     names = [variable.value for variable in solutions.variables]
     lines = ["\t".join("?" + name for name in names)]
     for solution in itertools.islice(solutions, count):
-        lines.append("\t".join("" if solution[n] is None else str(solution[n]) for n in names))
+        lines.append("\t".join(_tsv_term(solution[name]) for name in names))
     tsv = ("\n".join(lines) + "\n").encode("utf-8")
     parsed = ox.parse_query_results(tsv, format=ox.QueryResultsFormat.TSV)
     return parsed.serialize(format=fmt) or b""
+
+
+def _tsv_term(term: Any) -> str:
+    """A term as SPARQL TSV writes it (``str()``, but triple terms inside ``<<( )>>``)."""
+    if term is None:
+        return ""
+    if isinstance(term, ox.Triple):
+        parts = (term.subject, term.predicate, term.object)
+        return "<<( " + " ".join(_tsv_term(part) for part in parts) + " )>>"
+    return str(term)
 
 
 def _reply(body: bytes, media_type: str, rows: int, truncated: bool, form: str) -> dict[str, Any]:
@@ -240,19 +250,23 @@ class _Worker:
         self.process = SPAWN.Process(target=_worker_main, args=(child, confinement), daemon=True)
         self.process.start()
         child.close()
+        self.applied: str | None = None  # what it confined itself with, once it said so
 
-    def ready(self) -> str:
-        """Wait for the worker to confine itself; what it applied, or SandboxUnavailable."""
-        hello: dict[str, Any] = {"ok": False, "message": "it did not start in time"}
+    def ready(self, timeout: float) -> str | None:
+        """What the worker applied to confine itself, once it says so within ``timeout``
+        seconds (None: not yet). Raises SandboxUnavailable when it could not."""
+        if self.applied is not None:
+            return self.applied
         try:
-            if self.conn.poll(WORKER_START_SECONDS):
-                hello = self.conn.recv()
+            if not self.conn.poll(timeout):
+                return None
+            hello: dict[str, Any] = self.conn.recv()
         except (EOFError, OSError):
             hello = {"ok": False, "message": f"it exited ({self.process.exitcode})"}
         if not hello["ok"]:
-            self.kill()
             raise sandbox.SandboxUnavailable(f"a query worker did not start: {hello['message']}")
-        return str(hello["message"])
+        self.applied = str(hello["message"])
+        return self.applied
 
     def kill(self) -> None:
         self.process.kill()
@@ -270,13 +284,18 @@ class QueryPool:
         self._closed = False
         started = [_Worker(confinement) for _ in range(size)]
         try:
-            applied = {worker.ready() for worker in started}
+            applied = {worker.ready(WORKER_START_SECONDS) for worker in started}
+            if None in applied:
+                raise sandbox.SandboxUnavailable(
+                    f"a query worker did not start within {WORKER_START_SECONDS} s"
+                )
         except sandbox.SandboxUnavailable:
             for worker in started:
                 worker.kill()
             raise
-        level = logging.WARNING if "NOT DENIED" in "".join(applied) else logging.INFO
-        log.log(level, "%d query workers, each confined: %s", size, "; ".join(sorted(applied)))
+        level = logging.WARNING if "NOT DENIED" in str(applied) else logging.INFO
+        confined = "; ".join(sorted(str(a) for a in applied))
+        log.log(level, "%d query workers, each confined: %s", size, confined)
         for worker in started:
             self._idle.put(worker)
 
@@ -290,11 +309,17 @@ class QueryPool:
                 "try again shortly"
             ) from None
         try:
-            worker.conn.send((snapshot, in_memory, query))
-            if worker.conn.poll(max(deadline - time.monotonic(), 0.0)):
-                reply: dict[str, Any] = worker.conn.recv()
-                self._idle.put(worker)
-                return reply
+            # A replacement may still be starting: it confines itself before its first query.
+            if worker.ready(max(deadline - time.monotonic(), 0.0)) is not None:
+                worker.conn.send((snapshot, in_memory, query))
+                if worker.conn.poll(max(deadline - time.monotonic(), 0.0)):
+                    reply: dict[str, Any] = worker.conn.recv()
+                    self._idle.put(worker)
+                    return reply
+        except sandbox.SandboxUnavailable as exc:
+            log.error("%s", exc)
+            self._replace(worker)
+            raise StoreUnavailable(str(exc)) from None
         except (EOFError, OSError):
             self._replace(worker)
             raise self._death(worker) from None
@@ -320,13 +345,7 @@ class QueryPool:
             worker.kill()
             if self._closed:
                 return
-            fresh = _Worker(self.confinement)
-            try:
-                fresh.ready()
-            except sandbox.SandboxUnavailable as exc:
-                log.error("a replacement query worker was not started: %s", exc)
-                return
-            self._idle.put(fresh)
+            self._idle.put(_Worker(self.confinement))  # it confines itself as it starts
 
         threading.Thread(target=swap, daemon=True).start()
 
