@@ -18,6 +18,7 @@ import pyoxigraph as ox
 
 from exmech.errors import BadRequest
 from exmech.settings import Settings
+from exmech.store import lock
 from exmech.store.embedded import publish_snapshot
 from exmech.store.journal import Journal
 from exmech.vocab import iri
@@ -66,12 +67,23 @@ def sources(root: Path, base: str) -> list[Source]:
 
 
 def build(settings: Settings, on_file: Callable[[Path, int], None] | None = None) -> BuildReport:
-    """(Re)build the store the settings name; raises BadRequest on bad files."""
-    if settings.store == "remote":
-        return build_remote(settings, on_file)
+    """(Re)build the store the settings name, as the state directory's one writer.
+
+    Raises BadRequest on bad files, StateInUse when another process (a running server)
+    writes the state directory, JournalDamaged when a journal record other than a torn
+    last one is bad (a torn one is cut, with a log line).
+    """
+    with lock.hold(settings.state_dir, "exmech build"):
+        if settings.store == "remote":
+            return build_remote(settings, on_file)
+        return _build_embedded(settings, on_file)
+
+
+def _build_embedded(settings: Settings, on_file: Callable[[Path, int], None] | None) -> BuildReport:
     started = time.perf_counter()
     state = settings.state_dir
-    state.mkdir(parents=True, exist_ok=True)
+    journal = Journal(state / "journal.log")
+    journal.cut_torn_tail()  # before any work: damage stops the build with nothing changed
     fresh = state / "store.building"
     shutil.rmtree(fresh, ignore_errors=True)
     store = ox.Store(str(fresh))
@@ -90,7 +102,7 @@ def build(settings: Settings, on_file: Callable[[Path, int], None] | None = None
             on_file(source.path, len(data))
     dataset_hash = digest.hexdigest()
     records = 0
-    for payload in Journal(state / "journal.log").records():
+    for payload in journal.records():
         store.extend(ox.parse(payload, format=ox.RdfFormat.N_QUADS))
         dataset_hash = hashlib.sha256(
             (dataset_hash + hashlib.sha256(payload).hexdigest()).encode()

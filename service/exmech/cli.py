@@ -46,21 +46,34 @@ def main(ctx: click.Context, state_dir: Path | None, data_root: Path | None) -> 
         raise click.ClickException(exc.message) from exc
 
 
+def _say_where(settings: Settings) -> None:
+    """Print the data root and state directory a command works on (stderr)."""
+    root, origin = settings.root_origin
+    click.echo(f"data root: {root} ({origin})", err=True)
+    click.echo(f"state directory: {settings.state_dir}", err=True)
+
+
 @main.command()
 @click.pass_context
 def build(ctx: click.Context) -> None:
-    """Build the embedded store from ontology/, data/ and the journal."""
+    """Build the embedded store from ontology/, data/ and the journal.
+
+    Refuses while another process (a running server) writes the state directory.
+    """
     from exmech.build import build as run_build
     from exmech.build import sources
+    from exmech.store import lock
 
     settings: Settings = ctx.obj
-    files = sources(settings.root, settings.base_iri)
-    total = sum(s.path.stat().st_size for s in files)
+    _say_where(settings)
     try:
-        with click.progressbar(
-            length=total, label="loading", file=sys.stderr, show_pos=False
-        ) as bar:
-            report = run_build(settings, on_file=lambda _p, n: bar.update(n))
+        with lock.hold(settings.state_dir, "exmech build"):  # refuse at once, not midway
+            files = sources(settings.root, settings.base_iri)
+            total = sum(s.path.stat().st_size for s in files)
+            with click.progressbar(
+                length=total, label="loading", file=sys.stderr, show_pos=False
+            ) as bar:
+                report = run_build(settings, on_file=lambda _p, n: bar.update(n))
     except ExmechError as exc:
         raise click.ClickException(exc.message) from exc
     click.echo(
@@ -340,12 +353,27 @@ def show_settings(ctx: click.Context) -> None:
 def serve(ctx: click.Context, **flags: Any) -> None:
     """Serve the SPARQL endpoint and pages under a production WSGI server (waitress).
 
+    Takes the state directory's writer lock for its whole life: a second server (or a
+    build) on the same state directory refuses at once, naming this one's pid (exit 1).
     Exit 3 when the address cannot be bound (the port is in use: choose another with --port).
     """
-    from exmech.server import CANNOT_LISTEN_EXIT, CannotListen, run
+    import logging
 
+    from exmech.server import CANNOT_LISTEN_EXIT, CannotListen, run
+    from exmech.store import lock
+    from exmech.store.journal import Journal
+
+    settings = _settings(ctx, **flags)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
-        run(_settings(ctx, **flags))
+        lock.acquire(settings.state_dir, "exmech serve")  # held until the process ends
+        _say_where(settings)
+        if settings.store == "embedded":  # damage stops the start; a torn tail is cut
+            Journal(settings.state_dir / "journal.log").cut_torn_tail()
+    except ExmechError as exc:
+        raise click.ClickException(exc.message) from exc
+    try:
+        run(settings)
     except CannotListen as exc:
         click.echo(str(exc), err=True)
         ctx.exit(CANNOT_LISTEN_EXIT)
@@ -542,7 +570,10 @@ def export(
         _export_signed(settings, since, output, key, record, publish_url)
         return
     journal = Journal(settings.state_dir / "journal.log")
-    trig = export_trig(journal, since)
+    try:
+        trig = export_trig(journal, since)
+    except ExmechError as exc:  # a damaged journal: never export part of it silently
+        raise click.ClickException(exc.message) from exc
     if output is None:
         click.echo(trig.decode("utf-8"), nl=False)
     else:
@@ -681,6 +712,85 @@ def _show_key(path: Path, public: str) -> None:
         f"{signing.fingerprint(public)}; give the line above to the service's administrator)",
         err=True,
     )
+
+
+@main.group()
+def journal() -> None:
+    """Check and repair the journal of accepted submissions (EXMECH_STATE_DIR/journal.log)."""
+
+
+@journal.command("verify")
+@click.pass_context
+def journal_verify(ctx: click.Context) -> None:
+    """Check every record's checksum; list what is damaged.
+
+    Exit 0 when every record is sound (a torn last record, an append that never finished,
+    is reported and cut when the writer next starts), 1 when a record is damaged.
+    Read-only: safe while a server runs.
+    """
+    from exmech.store.journal import Journal
+
+    path = _journal_path(ctx.obj)
+    found = Journal(path).scan()
+    old = sum(1 for r in found.records if r.version == 1)
+    click.echo(f"{path}: {found.size} bytes, {len(found.records)} sound records", nl=False)
+    click.echo(f" ({old} in the older v1 format)" if old else "")
+    for problem in found.damaged:
+        click.echo(f"damaged: {problem.describe()}")
+    if found.torn is not None:
+        click.echo(f"torn: {found.torn.describe()}; never acknowledged, cut at the next start")
+    if found.damaged:
+        click.echo(
+            "the server and `exmech build` refuse this journal: `exmech journal repair` drops "
+            "the damaged records after keeping a backup",
+            err=True,
+        )
+        ctx.exit(1)
+    click.echo("ok")
+
+
+@journal.command("repair")
+@click.pass_context
+def journal_repair(ctx: click.Context) -> None:
+    """Keep a timestamped backup, drop unreadable records, rebuild the store.
+
+    Prints every stretch it drops (record number, byte offset, why, which nanopublications it
+    seems to hold). Refuses while a server runs on the state directory.
+    """
+    from exmech.build import build as run_build
+    from exmech.store import lock
+    from exmech.store.journal import Journal, named_nanopubs
+
+    settings: Settings = ctx.obj
+    path = _journal_path(settings)
+    try:
+        with lock.hold(settings.state_dir, "exmech journal repair"):
+            journal = Journal(path)
+            before = journal.scan()
+            if not before.damaged and before.torn is None:
+                click.echo(f"{path}: nothing to repair ({len(before.records)} sound records)")
+                return
+            data = path.read_bytes()
+            backup, dropped = journal.repair()
+            click.echo(f"backup of the journal as it was: {backup}")
+            for problem in dropped:
+                named = named_nanopubs(data[problem.offset : problem.offset + problem.length])
+                held = f"; it names {', '.join(named)}" if named else ""
+                click.echo(f"dropped {problem.describe()}{held}")
+            click.echo(f"kept {len(before.records)} sound records")
+            report = run_build(settings)
+    except ExmechError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"rebuilt the store: {report.quads} quads, {report.journal_records} journal records")
+
+
+def _journal_path(settings: Settings) -> Path:
+    if settings.store == "remote":
+        raise click.ClickException(
+            "EXMECH_STORE=remote keeps its journal on the SPARQL server; "
+            "`exmech journal` checks the embedded store's journal.log"
+        )
+    return settings.state_dir / "journal.log"
 
 
 @main.group()

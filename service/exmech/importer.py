@@ -10,7 +10,8 @@ Inputs (the only place the facts live):
 
 Outputs: ``exercise-types.ttl``, ``mechanisms.ttl``, ``studies.ttl`` and ``claims.trig``.
 Everything is pure and deterministic so that regenerating gives byte-identical files, which
-the tests check: ``python -m exmech.importer [--out DIR] [--sources DIR]``.
+the tests check: ``python -m exmech.importer [--out DIR] [--sources DIR]`` (inside a checkout
+both default to its data/; elsewhere, e.g. from an installed package, give both).
 """
 
 from __future__ import annotations
@@ -28,7 +29,10 @@ from rdflib import RDF, RDFS, XSD, Dataset, Graph, Literal, Namespace, URIRef
 from rdflib.plugins.serializers.trig import TrigSerializer
 
 from exmech import nanopub, vocab
+from exmech.settings import find_checkout
 
+# The source tree's data/ (tests use it); the command line finds the checkout from the
+# working folder instead, or takes explicit paths, so it runs from an installed package too.
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 SOURCES_DIR = DATA_DIR / "sources"
 
@@ -539,9 +543,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--sources", type=Path, default=SOURCES_DIR, help="source tables")
-    parser.add_argument("--out", type=Path, default=DATA_DIR, help="output directory")
+    checkout = find_checkout(Path.cwd())
+    parser.add_argument(
+        "--sources",
+        type=Path,
+        help="folder of the source tables (default: data/sources of the checkout found from "
+        "the working folder)",
+    )
+    parser.add_argument("--out", type=Path, help="output folder (default: data/ of that checkout)")
     args = parser.parse_args(argv)
+    if args.sources is None or args.out is None:
+        if checkout is None:
+            parser.error(
+                f"no exmech checkout (ontology/exmech.ttl and data/) in {Path.cwd()} or above "
+                "it: give --sources DIR and --out DIR (an installed exmech never writes into "
+                "itself)"
+            )
+        args.sources = args.sources or checkout / "data" / "sources"
+        args.out = args.out or checkout / "data"
     files = generate(args.sources)
     write(files, args.out)
     for name in OUTPUTS:

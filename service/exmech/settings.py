@@ -6,6 +6,7 @@ This is the only module that reads ``os.environ``; everything else receives a ``
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -17,6 +18,30 @@ from exmech.errors import BadRequest
 
 def _path(value: str) -> Path:
     return Path(value).expanduser()
+
+
+def absolute(path: Path) -> Path:
+    """``path`` made absolute against the working folder now (``..`` folded, links kept).
+
+    Settings hold only absolute paths, so nothing later resolves them against another
+    folder (Flask's ``send_file`` takes a relative path as relative to the package).
+
+    >>> absolute(Path("/srv/exmech/../state"))
+    PosixPath('/srv/state')
+    """
+    return Path(os.path.abspath(path.expanduser()))
+
+
+def find_checkout(start: Path) -> Path | None:
+    """The nearest folder at or above ``start`` holding ``ontology/exmech.ttl`` and ``data/``.
+
+    That is an exmech checkout (or a copy of its data): run inside one, exmech uses its
+    files rather than the copy bundled with the installed package.
+    """
+    for folder in (start, *start.parents):
+        if (folder / "ontology" / "exmech.ttl").is_file() and (folder / "data").is_dir():
+            return folder
+    return None
 
 
 def _bool(value: str) -> bool:
@@ -51,7 +76,12 @@ class Field:
 
 FIELDS: tuple[Field, ...] = (
     Field("state_dir", _path, "Where the built store, snapshots and the journal live."),
-    Field("data_root", _path, "Folder holding ontology/ and data/ (default: the bundled copy)."),
+    Field(
+        "data_root",
+        _path,
+        "Folder holding ontology/ and data/ (default: the checkout found from the working "
+        "folder, else the copy bundled with the package).",
+    ),
     Field("base_iri", str, "Base of the resource IRIs served under /id/."),
     Field(
         "store",
@@ -160,6 +190,13 @@ class Settings:
     max_dry_run_bytes: int = 32_768
     curation_rate_limit: str = "60 per minute"
 
+    def __post_init__(self) -> None:
+        # Every path absolute from the start, whatever folder the process later works in.
+        for name in ("state_dir", "data_root", "tokens_file"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, absolute(Path(value)))
+
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Defaults, then ``EXMECH_*`` variables, then explicit overrides (None is ignored).
@@ -250,14 +287,28 @@ class Settings:
 
     @property
     def root(self) -> Path:
-        """Folder with ontology/ and data/: the setting, else the bundled copy, else the repo."""
+        """Folder with ontology/ and data/ (see ``root_origin``)."""
+        return self.root_origin[0]
+
+    @functools.cached_property
+    def root_origin(self) -> tuple[Path, str]:
+        """The data root and why it is that one, as ``exmech build`` and ``serve`` print it.
+
+        In order: the setting; a checkout found from the working folder (so an installed
+        exmech run inside a checkout builds the checkout's edited files, never silently the
+        bundled copy); the copy bundled with the package; the source tree of an editable
+        install.
+        """
         if self.data_root is not None:
-            return self.data_root
+            return self.data_root, "EXMECH_DATA_ROOT / --data-root"
+        checkout = find_checkout(Path.cwd())
+        if checkout is not None:
+            return checkout, "the checkout found from the working folder"
         here = Path(__file__).resolve().parent
         bundled = here / "bundled"
         if (bundled / "ontology").is_dir():
-            return bundled
-        return here.parent.parent
+            return bundled, "the copy bundled with the installed package"
+        return here.parent.parent, "the source tree of this editable install"
 
     def table(self) -> list[tuple[str, str, str, str]]:
         """(env var, current value, default, help) for every setting, for ``exmech settings``."""

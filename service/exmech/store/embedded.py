@@ -40,8 +40,8 @@ from exmech import sandbox
 from exmech.errors import BadRequest, Forbidden, QueryTimeout, StoreUnavailable
 from exmech.querytext import with_values
 from exmech.settings import Settings
-from exmech.store import Answer, Query
-from exmech.store.journal import Journal
+from exmech.store import Answer, Query, lock
+from exmech.store.journal import Journal, JournalDamaged
 from exmech.store.results import cap_rows
 
 SPAWN = multiprocessing.get_context("spawn")
@@ -371,6 +371,7 @@ class EmbeddedStore:
         self.state = settings.state_dir
         self.journal = Journal(self.state / "journal.log")
         self._primary: ox.Store | None = None
+        self._locked = False  # this store took the state lock (store/lock.py)
         self._write_lock = threading.Lock()
         meta = read_meta(self.state)
         if meta is None or not (self.state / "store").is_dir():
@@ -400,7 +401,17 @@ class EmbeddedStore:
         holds the primary; that process recovered when it opened it.
         """
         applied = int(self._meta.get("journal_records", 0))
-        pending = list(self.journal.records())[applied:]
+        if lock.held(self.state):
+            self.journal.cut_torn_tail()  # we are the writer: a torn tail goes, logged
+        records = list(self.journal.records())  # raises JournalDamaged, naming the record
+        if applied > len(records):
+            raise JournalDamaged(
+                f"the store in {self.state} applied {applied} journal records but "
+                f"{self.journal.path} holds {len(records)}: the journal was replaced or cut. "
+                "Run `exmech build` to rebuild the store from the files and this journal, "
+                "or put the full journal back."
+            )
+        pending = records[applied:]
         current = self.state / "CURRENT"
         name = current.read_text().strip() if current.exists() else ""
         published = name == snapshot_name(self._meta) and (self.state / "snapshots" / name).is_dir()
@@ -408,7 +419,7 @@ class EmbeddedStore:
             return True
         try:
             primary = self._open_primary()
-        except OSError:
+        except (OSError, lock.StateInUse):
             return False
         for payload in pending:
             primary.extend(ox.parse(payload, format=ox.RdfFormat.N_QUADS))
@@ -418,7 +429,11 @@ class EmbeddedStore:
         return True
 
     def _open_primary(self) -> ox.Store:
+        """The read-write store; opening it makes this process the state's one writer."""
         if self._primary is None:
+            if not self._locked:
+                lock.acquire(self.state, "an exmech process writing the store")
+                self._locked = True
             self._primary = ox.Store(str(self.state / "store"))
         return self._primary
 
@@ -508,6 +523,9 @@ class EmbeddedStore:
             self._pool.close()
         self._primary = None
         self._local = None
+        if self._locked:
+            self._locked = False
+            lock.release(self.state)
 
 
 def read_meta(state: Path) -> dict[str, Any] | None:
