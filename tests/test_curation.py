@@ -10,6 +10,7 @@ server covers concurrency, the request log and the CLI.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from collections.abc import Iterator
@@ -205,14 +206,10 @@ def test_export_writes_accepted_submissions_since_a_date(tmp_path: Path) -> None
     journal = Journal(tmp_path / "journal.log")
     old = b'<https://example.org/a> <https://example.org/p> "old" <https://example.org/g> .\n'
     new = b'<https://example.org/a> <https://example.org/p> "new" <https://example.org/g> .\n'
-    journal.append(old)
-    text = (
-        (tmp_path / "journal.log")
-        .read_bytes()
-        .replace(datetime.now(UTC).strftime("%Y-%m-%d").encode(), b"2020-01-01", 1)
-    )
-    (tmp_path / "journal.log").write_bytes(text)
-    journal = Journal(tmp_path / "journal.log")
+    # An old record accepted in 2020, in the older v1 format (its header has no CRC to forge)
+    digest = hashlib.sha256(old).hexdigest()
+    head = f"#exmech-journal-record v1 {len(old)} {digest} 2020-01-01T00:00:00Z\n"
+    (tmp_path / "journal.log").write_bytes(head.encode() + old)
     journal.append(new)
     since = datetime(2026, 1, 1, tzinfo=UTC)
     quads = list(ox.parse(curation.export_trig(journal, since), format=ox.RdfFormat.TRIG))

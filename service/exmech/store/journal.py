@@ -319,29 +319,34 @@ class Journal:
             if self._end is None:
                 self._end = self._writable_end()
             mark = self._end
-            with open(self.path, "ab") as handle:
-                if handle.tell() != mark:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                size = os.fstat(fd).st_size
+                if size != mark:
                     raise JournalDamaged(
-                        f"{self.path} changed under the server ({handle.tell()} bytes, "
-                        f"expected {mark}): another process wrote it. Nothing was written; "
-                        "stop every exmech process on this state directory and start again."
+                        f"{self.path} changed under the server ({size} bytes, expected "
+                        f"{mark}): another process wrote it. Nothing was written; stop every "
+                        "exmech process on this state directory and start again."
                     )
                 try:
-                    handle.write(record)
-                    handle.flush()
-                    os.fsync(handle.fileno())
+                    _write_all(fd, record)
+                    os.fsync(fd)
                 except OSError:
                     # Not durable, so not accepted: a record left behind would be applied
                     # at the next start although the client was told it failed. Only this
-                    # append's own bytes (after ``mark``) are cut.
+                    # append's own bytes (after ``mark``) are cut; unbuffered, so the cut
+                    # needs no flush (a full disk refuses flushes, never a shrink).
                     try:
-                        handle.truncate(mark)
+                        os.ftruncate(fd, mark)
+                        os.fsync(fd)
                     except OSError as exc:
                         self._broken = (
                             f"{self.path}: a failed append could not be taken back ({exc}); "
                             "writes are refused until the server restarts"
                         )
                     raise
+            finally:
+                os.close(fd)
             self._end = mark + len(record)
             self._last = (mark, self._end)
             self._sync_folder()
@@ -395,6 +400,12 @@ class Journal:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _fsync(path: Path) -> None:
