@@ -365,15 +365,18 @@ def serve(ctx: click.Context, **flags: Any) -> None:
 
     settings = _settings(ctx, **flags)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+
+    def take_state() -> None:  # once the port is ours, before the store is opened
+        try:
+            lock.acquire(settings.state_dir, "exmech serve")  # held until the process ends
+            _say_where(settings)
+            if settings.store == "embedded":  # damage stops the start; a torn tail is cut
+                Journal(settings.state_dir / "journal.log").cut_torn_tail()
+        except ExmechError as exc:
+            raise click.ClickException(exc.message) from exc
+
     try:
-        lock.acquire(settings.state_dir, "exmech serve")  # held until the process ends
-        _say_where(settings)
-        if settings.store == "embedded":  # damage stops the start; a torn tail is cut
-            Journal(settings.state_dir / "journal.log").cut_torn_tail()
-    except ExmechError as exc:
-        raise click.ClickException(exc.message) from exc
-    try:
-        run(settings)
+        run(settings, bound=take_state)
     except CannotListen as exc:
         click.echo(str(exc), err=True)
         ctx.exit(CANNOT_LISTEN_EXIT)

@@ -306,13 +306,15 @@ def _stop(_signum: int, _frame: FrameType | None) -> None:
     raise SystemExit(0)
 
 
-def run(settings: Settings) -> None:
-    """Bind, open (building on first use) the store, serve until SIGTERM or Ctrl-C.
+def run(settings: Settings, bound: Callable[[], None] = lambda: None) -> None:
+    """Bind, call ``bound`` (the CLI's state lock), open (building on first use) the store,
+    serve until SIGTERM or Ctrl-C.
 
     Raises CannotListen before anything is built when the address is taken.
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     sock = listen(settings.host, settings.port)
+    bound()
     from exmech.app import create_app
 
     app = create_app(settings)
