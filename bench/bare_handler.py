@@ -2,7 +2,7 @@
 
 No negotiation, limits, timeouts, cache or worker processes: SELECT/ASK as SPARQL JSON,
 CONSTRUCT/DESCRIBE as N-Triples. It opens the same read-only snapshot exmech serves and runs
-under exmech's server, waitress, with the same thread count.
+under exmech's gunicorn settings (one worker, gthread, the same thread count).
 
     .venv/bin/python bench/bare_handler.py --store STATE/snapshots/NAME --port 8001
 """
@@ -10,10 +10,11 @@ under exmech's server, waitress, with the same thread count.
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 import pyoxigraph as ox
 from flask import Flask, Response, request
-from waitress import serve
+from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
 
 
 def create_app(store_path: str) -> Flask:
@@ -37,6 +38,32 @@ def create_app(store_path: str) -> Flask:
     return app
 
 
+class _Gunicorn(BaseApplication):  # type: ignore[misc]
+    """Gunicorn with the options exmech.server uses."""
+
+    def __init__(self, app: Flask, bind: str, threads: int) -> None:
+        self.app, self.bind, self.threads = app, bind, threads
+        super().__init__()
+
+    def load_config(self) -> None:
+        options: dict[str, Any] = {
+            "bind": self.bind,
+            "workers": 1,
+            "worker_class": "gthread",
+            "threads": self.threads,
+            "timeout": 40,
+            "graceful_timeout": 5,
+            "accesslog": None,
+            "loglevel": "warning",
+            "control_socket_disable": True,
+        }
+        for key, value in options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Flask:
+        return self.app
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Bare Flask + pyoxigraph SPARQL handler.")
     parser.add_argument("--store", required=True, help="pyoxigraph store folder (read-only)")
@@ -44,7 +71,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--threads", type=int, default=8)
     args = parser.parse_args()
-    serve(create_app(args.store), host=args.host, port=args.port, threads=args.threads)
+    _Gunicorn(create_app(args.store), f"{args.host}:{args.port}", args.threads).run()
 
 
 if __name__ == "__main__":

@@ -498,13 +498,19 @@ def targets(rows: list[dict[str, Any]], datasets: list[str]) -> list[dict[str, A
             ratio = hit["rps"] / miss["rps"]
             out.append(_target(ds, "exmech hit req/s / miss req/s", ratio, ">= 5", ratio >= 5))
         for mode in ("hit", "miss"):
-            ours, former = (
-                _find(rows, ds, "exmech", mode, "mix"),
-                _find(rows, ds, "gunicorn", mode, "mix"),
-            )
-            if ours and former:
-                ratio = ours["rps"] / former["rps"]
-                what = f"exmech {mode} req/s (waitress) / the same app under gunicorn gthread"
+            # Every case, not the mix alone: one 5 s slice moves by 1.5x on a busy machine.
+            pairs = [
+                (_find(rows, ds, "exmech", mode, q), _find(rows, ds, "gunicorn", mode, q))
+                for q in [*QUERY_NAMES, "mix"]
+            ]
+            ratios = [a["rps"] / b["rps"] for a, b in pairs if a and b and b["rps"]]
+            if ratios:
+                ratio = statistics.geometric_mean(ratios)
+                what = (
+                    f"exmech {mode} req/s (waitress) / the same app under gunicorn gthread, "
+                    f"geometric mean of {len(ratios)} cases ({min(ratios):.2f} to "
+                    f"{max(ratios):.2f})"
+                )
                 out.append(_target(ds, what, ratio, ">= 0.9", ratio >= 0.9))
     return out
 
