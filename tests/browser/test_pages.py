@@ -11,8 +11,8 @@ import re
 
 import kit
 import pytest
+from kit import DESKTOP, SCREENSHOTS, Session
 from kit import PHONE_390 as PHONE
-from kit import Session
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 browser, session = kit.browser, kit.session  # the shared fixtures
@@ -42,7 +42,16 @@ def test_each_page_fits_a_phone_screen(session: Session, name: str) -> None:
     scroll = session.page.evaluate("document.documentElement.scrollWidth")
     assert scroll <= PHONE["width"], f"{name} scrolls sideways: {scroll}px"
     assert session.page.locator("meta[name=viewport]").count() == 1
-    session.shot(f"{name}-390")
+    session.shot(f"{name}-phone", SCREENSHOTS)
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_each_page_at_desktop_width(session: Session, name: str) -> None:
+    session.page.set_viewport_size(DESKTOP)
+    session.open(PAGES[name])
+    assert session.page.locator("h1").first.is_visible()
+    assert session.page.evaluate("document.documentElement.scrollWidth") <= DESKTOP["width"]
+    session.shot(f"{name}-desktop", SCREENSHOTS)
 
 
 def test_theme_to_mechanism_to_claim_to_study_by_clicking(session: Session) -> None:

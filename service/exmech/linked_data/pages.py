@@ -261,6 +261,48 @@ def exercise(cache: AnswerCache, d: Description, base: str) -> dict[str, Any]:
     }
 
 
+NOT_REPORTED = "not reported"
+
+
+def study_summary(d: Description, names: Mapping[str, str]) -> list[tuple[str, str]]:
+    """What a reader wants first about a study, in order; "not reported" where the data has
+    nothing (never a guess). The design is the design class, with the source's own words.
+
+    >>> from exmech.linked_data.rdf import Term
+    >>> s = lambda p, o: Statement("", Term("uri", "x"), Term("uri", p), o)
+    >>> d = Description("x", (s(vocab.EXM + "sampleSize", Term("literal", "70")),
+    ...     s(vocab.RDF + "type", Term("uri", vocab.EXM + "RandomisedControlledTrial")),
+    ...     s(vocab.EXM + "designLabel", Term("literal", "RCT"))))
+    >>> rct = {vocab.EXM + "RandomisedControlledTrial": "randomised controlled trial"}
+    >>> dict(study_summary(d, rct))  # doctest: +NORMALIZE_WHITESPACE
+    {'Title': 'not reported', 'Journal': 'not reported', 'Year': 'not reported',
+     'Design': 'Randomised controlled trial (source: RCT)', 'Sample size': '70 participants',
+     'First author': 'not reported'}
+    """
+    designs = [
+        names.get(st.o.value, st.o.value.rsplit("#", 1)[-1])
+        for st in d.statements
+        if st.s.value == d.iri
+        and st.p.value == vocab.RDF + "type"
+        and st.o.value in provenance.STUDY_CLASSES
+        and st.o.value != vocab.EXM + "Study"
+    ]
+    design = ", ".join(sorted(designs))
+    label = d.first(vocab.EXM + "designLabel")
+    if design and label:
+        design = f"{design} (source: {label})"
+    design = (design or label or "")[:1].upper() + (design or label or "")[1:]
+    size = d.first(vocab.EXM + "sampleSize")
+    return [
+        ("Title", d.first(vocab.DCTERMS + "title") or NOT_REPORTED),
+        ("Journal", d.first(vocab.EXM + "journalTitle") or NOT_REPORTED),
+        ("Year", d.first(vocab.FABIO + "hasPublicationYear") or NOT_REPORTED),
+        ("Design", design or NOT_REPORTED),
+        ("Sample size", f"{size} participants" if size else NOT_REPORTED),
+        ("First author", d.first(vocab.EXM + "firstAuthor") or NOT_REPORTED),
+    ]
+
+
 def study(cache: AnswerCache, d: Description, base: str) -> dict[str, Any]:
     slug = d.iri.rsplit("/", 1)[-1]
     doi, pmid = d.first(vocab.BIBO + "doi"), d.first(vocab.BIBO + "pmid")
@@ -274,6 +316,13 @@ def study(cache: AnswerCache, d: Description, base: str) -> dict[str, Any]:
         "pmid": pmid,
         "pubmed_url": pubmed_url(pmid) if pmid else "",
         "parts": parts,
+        "summary": study_summary(d, labels(cache)),
+        "exercises": sorted(
+            st.o.value for st in _own(d) if st.p.value == vocab.EXM + "studiesExerciseType"
+        ),
+        # The curator's note is kept, below the summary, not in place of a definition.
+        "definition": "",
+        "note": d.first(vocab.RDFS + "comment"),
     }
 
 
