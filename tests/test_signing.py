@@ -688,3 +688,36 @@ def test_a_signed_version_survives_every_backend_whole(writable: Backend) -> Non
         assert (exported.claim, exported.signed.iri, exported.new) == (claim, trusty, False)
     finally:
         store.close()  # type: ignore[attr-defined]
+
+
+def test_export_says_what_it_wrote_when_a_server_holds_the_store(
+    built_state: Path, tmp_path: Path
+) -> None:
+    state = tmp_path / "state"
+    shutil.copytree(built_state, state)
+    holder = EmbeddedStore(Settings(state_dir=state, data_root=ROOT), workers=False)
+    try:
+        holder.add(b"<https://example.org/x> <https://example.org/p> <https://example.org/o> .\n")
+        key = _write_key(ADA_KEY)
+        args = ["--state-dir", str(state), "--data-root", str(ROOT), "export", "--nanopub"]
+        result = CliRunner().invoke(main, [*args, "-o", str(tmp_path / "out"), "--key", str(key)])
+    finally:
+        holder.close()
+    assert result.exit_code == 1
+    assert "are in" in result.output and "stop it and export again" in result.output
+    assert len(list((tmp_path / "out").glob("RA*.trig"))) == len(current_claims())
+
+
+def test_the_claim_page_shows_a_changed_record_as_failing(client: FlaskClient, app: Flask) -> None:
+    """The page checks the recorded signed version again: a record altered in the store
+    (here: one literal of the signed TriG) shows 'fails', not 'valid'."""
+    signed = network_signed("dcterms:license <https://creativecommons.org/licenses/by/4.0/> ;")
+    changed = signed.replace("fictional wording", "altered wording")
+    trusty = check(signed)["uri"]["value"]  # type: ignore[index]
+    claim = vocab.iri("claim", "0ddba11000000000beef")
+    record = signing.record(claim, signing.Signed(trusty, "", changed), vocab.BASE)
+    store = app.extensions["exmech"].store
+    store.add(ox.serialize(record, format=ox.RdfFormat.N_QUADS) or b"")
+    html = client.get("/id/claim/0ddba11000000000beef", headers={"Accept": "text/html"})
+    text = html.get_data(as_text=True)
+    assert trusty in text and "fails:" in text and "does not match its content" in text

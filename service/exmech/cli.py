@@ -595,6 +595,7 @@ def _export_signed(
     """Sign (or pass on) every current claim, write FOLDER/RA....trig, record, publish."""
     from exmech import signing
     from exmech.curation.export import record_all, signed_claims
+    from exmech.errors import StoreUnavailable
 
     key_path = key or settings.key_file
     store = _open_reader(settings)
@@ -606,7 +607,15 @@ def _export_signed(
             (folder / f"{item.signed.trusty_hash}.trig").write_text(item.signed.trig)
         signed_now = sum(e.new for e in exports)
         if record and signed_now:
-            record_all(store, exports, settings.base_iri)
+            try:
+                record_all(store, exports, settings.base_iri)
+            except StoreUnavailable as exc:
+                raise click.ClickException(
+                    f"the {len(exports)} signed nanopublications are in {folder}, but their "
+                    f"links could not be recorded ({exc.message}); a running server holds the "
+                    "store: stop it and export again (the same key gives the same Trusty IRIs),"
+                    " or pass --no-record"
+                ) from exc
     except ExmechError as exc:
         raise click.ClickException(exc.message) from exc
     finally:
