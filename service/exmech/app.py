@@ -67,16 +67,21 @@ def render_error(error: ExmechError) -> Response:
     """JSON for /api and /curation, plain text for /sparql and other clients (SPARQL clients
     show it as is), a page with a way back for a browser that asks for HTML."""
     if request.path.startswith(("/api", "/curation")):
-        return Response(
+        response = Response(
             json.dumps(error_body(error)), status=error.status, content_type="application/json"
         )
-    if not request.path.startswith("/sparql") and "text/html" in request.accept_mimetypes.values():
+    elif (
+        not request.path.startswith("/sparql") and "text/html" in request.accept_mimetypes.values()
+    ):
         from exmech.linked_data.routes import error_page
 
-        return error_page(error)
-    response = Response(
-        error.message + "\n", status=error.status, content_type="text/plain; charset=utf-8"
-    )
+        response = error_page(error)
+    else:
+        response = Response(
+            error.message + "\n", status=error.status, content_type="text/plain; charset=utf-8"
+        )
+    if error.retry_after is not None:
+        response.headers["Retry-After"] = str(error.retry_after)
     if request.path.startswith("/sparql"):
         # Routing errors (405) never reach the blueprint's own after_request.
         add_protocol_headers(response)

@@ -5,13 +5,14 @@ Pure: routes raise these; one handler in ``app`` renders them.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 
 class ExmechError(Exception):
     """A failure a client can act on: an HTTP status, a message, optional detail."""
 
     status = 500
+    retry_after: int | None = None  # seconds, sent as Retry-After (429 and 503)
 
     def __init__(self, message: str, detail: Any = None, status: int | None = None) -> None:
         super().__init__(message)
@@ -19,6 +20,11 @@ class ExmechError(Exception):
         self.detail = detail
         if status is not None:
             self.status = status
+
+    def with_retry(self, seconds: int) -> Self:
+        """The same error, telling the client to come back after ``seconds``."""
+        self.retry_after = seconds
+        return self
 
 
 class BadRequest(ExmechError):
@@ -53,11 +59,21 @@ class Unprocessable(ExmechError):
     status = 422
 
 
+class TooManyRequests(ExmechError):
+    status = 429
+
+
 class QueryTimeout(ExmechError):
     status = 503
 
 
 class StoreUnavailable(ExmechError):
+    status = 503
+
+
+class Busy(ExmechError):
+    """Every place to wait is taken; the client should come back after ``retry_after``."""
+
     status = 503
 
 

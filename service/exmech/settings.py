@@ -112,6 +112,28 @@ FIELDS: tuple[Field, ...] = (
         "required: refuse to start unless query workers can be barred from the network "
         "(seccomp); optional: start anyway, with a warning.",
     ),
+    Field(
+        "fast_workers",
+        int,
+        "Extra query workers kept for queries not known to be slow, so a cheap query is not "
+        "stuck behind heavy ones (0: one lane, first come first served).",
+    ),
+    Field(
+        "fast_seconds",
+        float,
+        "CPU seconds after which a query on a fast worker moves to the other workers and is "
+        "remembered as slow.",
+    ),
+    Field(
+        "query_queue",
+        int,
+        "Slow queries that may wait for a worker, four times as many others (503 beyond).",
+    ),
+    Field(
+        "client_slow_queries",
+        int,
+        "Slow queries one client address may have running or waiting at once (429 beyond).",
+    ),
     Field("max_rows", int, "Most result rows (or triples) returned; more is truncated."),
     Field("max_query_bytes", int, "Largest accepted query text, in bytes (413 beyond)."),
     Field("max_upload_bytes", int, "Largest accepted submission body, in bytes (413)."),
@@ -170,6 +192,10 @@ class Settings:
     query_timeout: float = 10.0
     query_memory_mb: int = 4096
     query_sandbox: str = "required"
+    fast_workers: int = 1
+    fast_seconds: float = 1.0
+    query_queue: int = 4
+    client_slow_queries: int = 2
     max_rows: int = 10000
     max_query_bytes: int = 100_000
     max_upload_bytes: int = 5_000_000
@@ -240,7 +266,14 @@ class Settings:
             raise BadRequest(
                 f"EXMECH_REMOTE_AUTH must be 'digest' or 'basic', not {self.remote_auth!r}"
             )
-        for name in ("query_workers", "threads", "max_rows", "max_query_bytes"):
+        for name in (
+            "query_workers",
+            "threads",
+            "max_rows",
+            "max_query_bytes",
+            "query_queue",
+            "client_slow_queries",
+        ):
             if getattr(self, name) < 1:
                 raise BadRequest(f"EXMECH_{name.upper()} must be at least 1")
         if self.query_sandbox not in {"required", "optional"}:
@@ -281,6 +314,10 @@ class Settings:
         """The curation rate limit, or None when it is switched off ('off' or empty)."""
         rate = self.curation_rate_limit.strip()
         return None if rate.lower() in {"", "off"} else rate
+        if self.fast_workers < 0:
+            raise BadRequest("EXMECH_FAST_WORKERS must be at least 0")
+        if self.fast_seconds <= 0:
+            raise BadRequest("EXMECH_FAST_SECONDS must be a positive number of seconds")
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

@@ -6,6 +6,7 @@ marker reads the request, calls them and builds the response.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 import time
@@ -27,7 +28,7 @@ from exmech.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
-from exmech.querytext import QueryText, analyse, with_row_cap
+from exmech.querytext import QueryText, analyse, resolve, with_row_cap
 from exmech.settings import Settings
 from exmech.store import Answer, Query
 from exmech.store.cache import AnswerCache
@@ -155,15 +156,25 @@ def decode(
     )
 
 
-def dataset(operation: ProtocolRequest, info: QueryText) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def dataset(
+    operation: ProtocolRequest, info: QueryText, base: str | None = None
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(default graphs, named graphs) to query: the protocol's parameters, else FROM.
 
-    The protocol's graph parameters override the query's FROM / FROM NAMED. A dataset that
-    names only named graphs has an empty default graph.
+    The protocol's graph parameters override the query's FROM / FROM NAMED (SPARQL 1.1
+    Protocol §2.1.4). Relative FROM names resolve against ``base``. A dataset that names
+    only named graphs has an empty default graph.
+
+    >>> info = analyse("SELECT * FROM <g> { ?s ?p ?o }")
+    >>> dataset(ProtocolRequest("", named_graphs=("urn:n",)), info)
+    (('urn:exmech:empty-default-graph',), ('urn:n',))
+    >>> dataset(ProtocolRequest(""), info, "https://e.org/sparql")
+    (('https://e.org/g',), ())
     """
     default, named = operation.default_graphs, operation.named_graphs
     if not default and not named:
-        default, named = tuple(info.from_graphs), tuple(info.from_named)
+        default = tuple(resolve(g, base) for g in info.from_graphs)
+        named = tuple(resolve(g, base) for g in info.from_named)
     if named and not default:
         default = (EMPTY_GRAPH,)
     return default, named
@@ -188,9 +199,11 @@ def plan(
     allowlist: tuple[str, ...],
     max_rows: int,
     max_query_bytes: int,
+    base_iri: str | None = None,
 ) -> Plan:
     """Check and negotiate one operation; pure, so repeated requests skip the lexer.
 
+    Relative IRIs in the query resolve against ``base_iri`` (the endpoint's own IRI).
     Raises PayloadTooLarge, BadRequest (empty or malformed query), Forbidden (update,
     SERVICE), NotAcceptable. Graph names are checked against the store by ``run``.
     """
@@ -203,12 +216,16 @@ def plan(
         )
     policy.check_query(info, allowlist)
     policy.check_shape(info)
-    requested = (
-        ("FROM", tuple(info.from_graphs)),
-        ("FROM NAMED", tuple(info.from_named)),
-        ("default-graph-uri", operation.default_graphs),
-        ("named-graph-uri", operation.named_graphs),
-    )
+    if operation.default_graphs or operation.named_graphs:  # they override FROM: check them
+        requested = (
+            ("default-graph-uri", operation.default_graphs),
+            ("named-graph-uri", operation.named_graphs),
+        )
+    else:
+        requested = (
+            ("FROM", tuple(resolve(g, base_iri) for g in info.from_graphs)),
+            ("FROM NAMED", tuple(resolve(g, base_iri) for g in info.from_named)),
+        )
     offers = formats.offers_for(info.form)
     chosen = formats.negotiate(accept, operation.format_names, offers)
     if chosen is None:
@@ -224,7 +241,7 @@ def plan(
             + "|".join(o.name for o in offers)
             + ")"
         )
-    default_graphs, named_graphs = dataset(operation, info)
+    default_graphs, named_graphs = dataset(operation, info, base_iri)
     query = Query(
         text=operation.query,
         form=info.form or "SELECT",
@@ -233,6 +250,7 @@ def plan(
         default_graphs=default_graphs,
         named_graphs=named_graphs,
         max_rows=max_rows,
+        base_iri=base_iri,
     )
     return Plan(query, chosen, tuple((k, v) for k, v in requested if v))
 
@@ -243,10 +261,13 @@ def run(
     known_graphs: Callable[[Iterable[str]], frozenset[str]],
     operation: ProtocolRequest,
     accept: str | None,
+    client: str = "",
 ) -> tuple[Answer, formats.Format]:
-    """Check, negotiate and run one query operation.
+    """Check, negotiate and run one query operation for ``client`` (its address).
 
-    ``known_graphs`` says which of the graphs a request names the store holds.
+    ``known_graphs`` says which of the graphs a request names the store holds. Relative
+    IRIs resolve against the endpoint's IRI, ``{EXMECH_BASE_IRI}/sparql``, so
+    ``<id/study/wun-2021>`` names a study whatever host the request came through.
     Raises what ``plan`` raises, Forbidden for an unknown graph, and what the store raises
     (QueryTimeout...).
     """
@@ -257,11 +278,21 @@ def run(
         settings.service_allowlist,
         settings.max_rows,
         settings.max_query_bytes,
+        endpoint_iri(settings),
     )
     if planned.requested_graphs:
         named = {k: list(v) for k, v in planned.requested_graphs}
         policy.check_graphs(named, known_graphs(g for names in named.values() for g in names))
-    return cache.query(planned.query), planned.chosen
+    return cache.query(dataclasses.replace(planned.query, client=client)), planned.chosen
+
+
+def endpoint_iri(settings: Settings) -> str:
+    """The endpoint's own IRI, the base of relative IRIs in queries.
+
+    >>> endpoint_iri(Settings())
+    'https://w3id.org/exmech/sparql'
+    """
+    return settings.base_iri.rstrip("/") + "/sparql"
 
 
 def _string(value: str) -> str:
@@ -340,6 +371,7 @@ def add_protocol_headers(response: Response) -> Response:
 bp.after_request(add_protocol_headers)
 
 
+@bp.route("/sparql/", methods=["OPTIONS"], endpoint="preflight_slash")
 @bp.route("/sparql", methods=["OPTIONS"])
 def preflight() -> Response:
     response = Response(status=204)
@@ -367,6 +399,7 @@ def _read_body(limit: int) -> bytes:
     return data
 
 
+@bp.route("/sparql/", methods=["GET", "POST"], endpoint="endpoint_slash")
 @bp.route("/sparql", methods=["GET", "POST"])
 def endpoint() -> Response:
     services = current_app.extensions["exmech"]
@@ -382,7 +415,14 @@ def endpoint() -> Response:
     if operation is None:
         return describe_service(settings, url.get("format", []))
     known = services.store.known_graphs
-    answer, chosen = run(services.cache, settings, known, operation, request.headers.get("Accept"))
+    answer, chosen = run(
+        services.cache,
+        settings,
+        known,
+        operation,
+        request.headers.get("Accept"),
+        request.remote_addr or "",
+    )
     response = Response(answer.body, content_type=chosen.content_type)
     response.headers["Exmech-Rows"] = str(answer.rows)
     response.headers["Exmech-Truncated"] = "true" if answer.truncated else "false"
@@ -447,7 +487,7 @@ class ResponseCache:
         if (
             self.entries <= 0
             or environ.get("REQUEST_METHOD") != "GET"
-            or environ.get("PATH_INFO") != "/sparql"
+            or environ.get("PATH_INFO") not in ("/sparql", "/sparql/")
             or not environ.get("QUERY_STRING")
         ):
             return self.app(environ, start_response)

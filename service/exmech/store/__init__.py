@@ -28,6 +28,8 @@ class Query:
     named_graphs: tuple[str, ...] = ()
     substitutions: tuple[tuple[str, Binding], ...] = ()
     max_rows: int | None = None
+    base_iri: str | None = None  # relative IRIs in the text resolve against it
+    client: str = field(default="", compare=False)  # who asks (remote address), for fairness
 
 
 @dataclass(frozen=True)

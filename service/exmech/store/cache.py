@@ -26,6 +26,7 @@ def cache_key(query: Query, generation: str) -> Key:
         query.substitutions,
         query.media_type,
         query.max_rows,
+        query.base_iri,
         generation,
     )
 

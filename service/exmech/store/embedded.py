@@ -22,12 +22,12 @@ import hashlib
 import itertools
 import json
 import logging
+import math
 import multiprocessing
 import os
-import queue
+import re
 import shutil
 import threading
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -37,17 +37,20 @@ from typing import Any
 import pyoxigraph as ox
 
 from exmech import sandbox
-from exmech.errors import BadRequest, Forbidden, QueryTimeout, StoreUnavailable
+from exmech.errors import BadRequest, Forbidden, StoreUnavailable
+from exmech.ordering import safe_order
 from exmech.querytext import with_values
 from exmech.settings import Settings
 from exmech.store import Answer, Query, lock
 from exmech.store.journal import Journal, JournalDamaged
+from exmech.store.pool import QueryPool
 from exmech.store.results import cap_rows
 
 SPAWN = multiprocessing.get_context("spawn")
 # Stores up to this size are copied into each worker's memory: queries run several times
 # faster than on the RocksDB snapshot, and the copy loads in well under a second.
 MEMORY_COPY_QUADS = 100_000
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 KEEP_SNAPSHOTS = 4  # older ones are deleted; a reader still on one retries on the newest
 WORKER_START_SECONDS = 60  # a new worker must confine itself and say so within this time
 NETWORK_REFUSED = (
@@ -55,6 +58,8 @@ NETWORK_REFUSED = (
     "requests, and its query workers cannot open sockets at all"
 )
 log = logging.getLogger(__name__)
+_UNKNOWN_FUNCTION = re.compile(r"The custom function <([^>]*)> is not supported")
+MAX_UNKNOWN_FUNCTIONS = 32  # the query is run once more per unknown one; then it is refused
 
 
 def _graph(name: str) -> ox.NamedNode | ox.DefaultGraph:
@@ -64,6 +69,7 @@ def _graph(name: str) -> ox.NamedNode | ox.DefaultGraph:
 def evaluate(store: ox.Store, query: Query) -> dict[str, Any]:
     """Run one query on an open store and serialize it; the worker's whole job.
 
+    ORDER BY is rewritten into keys the engine sorts safely (``ordering.safe_order``).
     Bound values go in as a VALUES block first in the WHERE group (``with_values``, as the
     remote store sends them), not as pyoxigraph ``substitutions``: pyoxigraph plans the
     block much better (bench/README.md, "Query plans on the embedded store").
@@ -82,22 +88,25 @@ def evaluate(store: ox.Store, query: Query) -> dict[str, Any]:
         kwargs["use_default_graph_as_union"] = True
     if query.named_graphs:
         kwargs["named_graphs"] = [ox.NamedNode(g) for g in query.named_graphs]
+    if query.base_iri:
+        kwargs["base_iri"] = query.base_iri
     bounded = query.capped_text is not None
     try:
-        text = with_values(query.capped_text or query.text, query.form, query.substitutions)
+        text = safe_order(query.capped_text or query.text)
+        text = with_values(text, query.form, query.substitutions)
         try:
-            result = store.query(text, **kwargs)
+            result = run_query(store, text, kwargs)
         except SyntaxError:
             if not query.capped_text or query.capped_text == query.text:
                 raise
             bounded = False
-            text = with_values(query.text, query.form, query.substitutions)
-            result = store.query(text, **kwargs)
+            text = with_values(safe_order(query.text), query.form, query.substitutions)
+            result = run_query(store, text, kwargs)
     except BadRequest as exc:  # a value that cannot be bound
         return {"ok": False, "status": 400, "message": exc.message}
     except SyntaxError as exc:
         return {"ok": False, "status": 400, "message": f"SPARQL syntax {exc}"}
-    except RuntimeError as exc:  # any other evaluation error pyoxigraph raises
+    except (RuntimeError, ValueError) as exc:  # any other evaluation error pyoxigraph raises
         return {"ok": False, "status": 400, "message": f"query cannot be evaluated: {exc}"}
     limit = query.max_rows
     if isinstance(result, ox.QueryBoolean):
@@ -150,6 +159,32 @@ def _tsv_term(term: Any) -> str:
         parts = (term.subject, term.predicate, term.object)
         return "<<( " + " ".join(_tsv_term(part) for part in parts) + " )>>"
     return str(term)
+
+
+def _unbound(*_args: ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple) -> None:
+    """An extension function exmech does not know: an expression error (unbound), §17."""
+    return None
+
+
+def run_query(store: ox.Store, text: str, kwargs: dict[str, Any]) -> Any:
+    """``store.query`` where an unknown extension function is an error inside expressions.
+
+    SPARQL 1.1 §17.6: a function an engine does not support raises an expression error,
+    so ``COALESCE(ex:f(?x), 1)`` is 1 and ``BIND(ex:f(?x) AS ?y)`` leaves ?y unbound.
+    pyoxigraph instead refuses the whole query ("The custom function <...> is not
+    supported"), naming one function at a time; each named one is registered as a
+    function without value and the query is run again. Built-in functions and casts are
+    never shadowed: only the names pyoxigraph itself reports as unknown are registered.
+    """
+    unknown: dict[ox.NamedNode, Any] = {}
+    while True:
+        try:
+            return store.query(text, custom_functions=unknown or None, **kwargs)
+        except RuntimeError as exc:
+            match = _UNKNOWN_FUNCTION.fullmatch(str(exc))
+            if match is None or len(unknown) >= MAX_UNKNOWN_FUNCTIONS:
+                raise
+            unknown[ox.NamedNode(match.group(1))] = _unbound
 
 
 def _reply(body: bytes, media_type: str, rows: int, truncated: bool, form: str) -> dict[str, Any]:
@@ -210,7 +245,8 @@ def _worker_main(conn: Connection, confinement: Confinement) -> None:
     snapshot it names.
 
     The first message says whether confinement worked; a worker that cannot confine itself
-    as required answers nothing.
+    as required answers nothing. A request without a query only opens its snapshot (a new
+    worker warming up).
     """
     try:
         conn.send({"ok": True, "message": confinement.apply()})
@@ -231,7 +267,7 @@ def _worker_main(conn: Connection, confinement: Confinement) -> None:
                 store = open_reader(snapshot, in_memory)
                 opened = snapshot
             assert store is not None
-            reply = evaluate(store, query)
+            reply = evaluate(store, query) if query is not None else {"ok": True}
         except RuntimeError as exc:  # an evaluation error raised while results are read
             reply = {"ok": False, "status": 400, "message": f"query cannot be evaluated: {exc}"}
         except OSError as exc:
@@ -245,12 +281,17 @@ def _worker_main(conn: Connection, confinement: Confinement) -> None:
 
 
 class _Worker:
+    """One query process and the pipe to it (store.pool.QueryPool schedules them)."""
+
     def __init__(self, confinement: Confinement) -> None:
         self.conn, child = SPAWN.Pipe()
         self.process = SPAWN.Process(target=_worker_main, args=(child, confinement), daemon=True)
         self.process.start()
         child.close()
+        self.confinement = confinement
         self.applied: str | None = None  # what it confined itself with, once it said so
+        self.loaded: str | None = None  # snapshot it was last asked to load (store.pool)
+        self.warming = False
 
     def ready(self, timeout: float) -> str | None:
         """What the worker applied to confine itself, once it says so within ``timeout``
@@ -268,94 +309,41 @@ class _Worker:
         self.applied = str(hello["message"])
         return self.applied
 
+    def alive(self) -> bool:
+        return self.process.is_alive()
+
+    def cpu(self) -> float:
+        """User + system CPU seconds of the process, from /proc (inf elsewhere)."""
+        try:
+            stat = Path(f"/proc/{self.process.pid}/stat").read_text()
+            fields = stat.rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        except (OSError, IndexError, ValueError):
+            return math.inf
+
+    def death(self) -> str:
+        """Why the process died under a query: its memory limit, or something else."""
+        self.process.join(timeout=2)  # its pipe closed: it has exited or is exiting
+        memory = self.confinement.memory_mb
+        if sandbox.ran_out_of_memory(self.process.exitcode) and memory:
+            return (
+                "the query needed more memory than a query worker may use "
+                f"({memory} MiB, EXMECH_QUERY_MEMORY_MB) and was stopped; its worker was "
+                "replaced. Narrow it with more specific patterns or a LIMIT"
+            )
+        return "a query worker died running this query, which was not answered"
+
     def kill(self) -> None:
         self.process.kill()
         self.process.join(timeout=5)
         self.conn.close()
 
 
-class QueryPool:
-    """Worker processes handed out one request at a time; a late one is killed and replaced."""
-
-    def __init__(self, size: int, timeout: float, confinement: Confinement = Confinement()) -> None:
-        self.timeout = timeout
-        self.confinement = confinement
-        self._idle: queue.Queue[_Worker] = queue.Queue()
-        self._closed = False
-        started = [_Worker(confinement) for _ in range(size)]
-        try:
-            applied = {worker.ready(WORKER_START_SECONDS) for worker in started}
-            if None in applied:
-                raise sandbox.SandboxUnavailable(
-                    f"a query worker did not start within {WORKER_START_SECONDS} s"
-                )
-        except sandbox.SandboxUnavailable:
-            for worker in started:
-                worker.kill()
-            raise
-        level = logging.WARNING if "NOT DENIED" in str(applied) else logging.INFO
-        confined = "; ".join(sorted(str(a) for a in applied))
-        log.log(level, "%d query workers, each confined: %s", size, confined)
-        for worker in started:
-            self._idle.put(worker)
-
-    def run(self, snapshot: str, query: Query, in_memory: bool = False) -> dict[str, Any]:
-        deadline = time.monotonic() + self.timeout
-        try:
-            worker = self._idle.get(timeout=self.timeout)
-        except queue.Empty:
-            raise QueryTimeout(
-                f"every query worker stayed busy for the whole {self.timeout:g} s timeout; "
-                "try again shortly"
-            ) from None
-        try:
-            # A replacement may still be starting: it confines itself before its first query.
-            if worker.ready(max(deadline - time.monotonic(), 0.0)) is not None:
-                worker.conn.send((snapshot, in_memory, query))
-                if worker.conn.poll(max(deadline - time.monotonic(), 0.0)):
-                    reply: dict[str, Any] = worker.conn.recv()
-                    self._idle.put(worker)
-                    return reply
-        except sandbox.SandboxUnavailable as exc:
-            log.error("%s", exc)
-            self._replace(worker)
-            raise StoreUnavailable(str(exc)) from None
-        except (EOFError, OSError):
-            self._replace(worker)
-            raise self._death(worker) from None
-        self._replace(worker)
-        raise QueryTimeout(
-            f"query stopped after the {self.timeout:g} s timeout (EXMECH_QUERY_TIMEOUT); "
-            "narrow it with more specific patterns or a LIMIT"
-        )
-
-    def _death(self, worker: _Worker) -> StoreUnavailable:
-        """The error for a query whose worker died: its memory limit, or something else."""
-        worker.process.join(timeout=2)  # its pipe closed: it has exited or is exiting
-        if sandbox.ran_out_of_memory(worker.process.exitcode) and self.confinement.memory_mb:
-            return StoreUnavailable(
-                "the query needed more memory than a query worker may use "
-                f"({self.confinement.memory_mb} MiB, EXMECH_QUERY_MEMORY_MB) and was stopped; "
-                "its worker was replaced. Narrow it with more specific patterns or a LIMIT"
-            )
-        return StoreUnavailable("a query worker died; the query was not answered")
-
-    def _replace(self, worker: _Worker) -> None:
-        def swap() -> None:
-            worker.kill()
-            if self._closed:
-                return
-            self._idle.put(_Worker(self.confinement))  # it confines itself as it starts
-
-        threading.Thread(target=swap, daemon=True).start()
-
-    def close(self) -> None:
-        self._closed = True
-        while True:
-            try:
-                self._idle.get_nowait().kill()
-            except queue.Empty:
-                return
+def start_workers(pool: QueryPool) -> None:
+    """Raise SandboxUnavailable unless every worker of ``pool`` confined itself; log how."""
+    applied = pool.started(WORKER_START_SECONDS)
+    level = logging.WARNING if "NOT DENIED" in str(applied) else logging.INFO
+    log.log(level, "%d query workers, each confined: %s", pool.size, "; ".join(sorted(applied)))
 
 
 class EmbeddedStore:
@@ -384,11 +372,21 @@ class EmbeddedStore:
         self.recover()
         self._snapshot = str(self.state / "snapshots" / self._current())
         self._graphs: tuple[str, frozenset[str]] | None = None
-        self._pool = (
-            QueryPool(settings.query_workers, settings.query_timeout, Confinement.of(settings))
-            if workers
-            else None
-        )
+        self._in_memory = int(self._meta.get("quads", MEMORY_COPY_QUADS + 1)) <= MEMORY_COPY_QUADS
+        self._pool: QueryPool | None = None
+        if workers:
+            confinement = Confinement.of(settings)
+            self._pool = QueryPool(
+                lambda: _Worker(confinement),
+                settings.query_workers,
+                settings.query_timeout,
+                fast=settings.fast_workers,
+                fast_seconds=settings.fast_seconds,
+                queue_size=settings.query_queue,
+                client_slow=settings.client_slow_queries,
+                warm=lambda: (self._snapshot, self._in_memory, None),
+            )
+            start_workers(self._pool)
         self._local: tuple[str, ox.Store] | None = None  # (snapshot, reader) without workers
 
     def _current(self) -> str:
@@ -454,11 +452,11 @@ class EmbeddedStore:
     def query(self, query: Query) -> Answer:
         snapshot = self._snapshot
         if self._pool is not None:
-            in_memory = int(self._meta.get("quads", MEMORY_COPY_QUADS + 1)) <= MEMORY_COPY_QUADS
-            reply = self._pool.run(snapshot, query, in_memory)
+            in_memory = self._in_memory
+            reply = self._pool.run((snapshot, in_memory, query), query)
             if not reply["ok"] and reply["status"] == 503 and self._snapshot != snapshot:
                 snapshot = self._snapshot  # a newer write pruned the snapshot: read the new one
-                reply = self._pool.run(snapshot, query, in_memory)
+                reply = self._pool.run((snapshot, in_memory, query), query)
         else:
             if self._local is None or self._local[0] != snapshot:
                 self._local = (snapshot, ox.Store.read_only(snapshot))

@@ -139,6 +139,8 @@ class RemoteStore:
     def _read(self, text: str, query: Query) -> Reply:
         self.check_isolation()
         text = with_values(text, query.form, query.substitutions)
+        if query.base_iri:  # the protocol has no base parameter; a leading BASE is always legal
+            text = f"BASE <{query.base_iri}>\n{text}"
         params = [("default-graph-uri", g) for g in query.default_graphs if g]
         params += [("named-graph-uri", g) for g in query.named_graphs]
         if self.server.is_virtuoso():
