@@ -43,7 +43,7 @@ def small(tmp_path_factory: pytest.TempPathFactory, built_state: Path) -> Iterat
     server = serve(
         tmp_path_factory.mktemp("small"),
         built_state,
-        EXMECH_QUERY_TIMEOUT="3",
+        EXMECH_QUERY_TIMEOUT="4",
         EXMECH_QUERY_WORKERS="1",
         EXMECH_FAST_WORKERS="0",
         EXMECH_QUERY_QUEUE="1",
@@ -72,10 +72,11 @@ def in_background(address: str, url: str, query: str) -> tuple[threading.Thread,
 def test_a_full_queue_is_a_clear_503_with_retry_after(small: LiveServer) -> None:
     learnt = get("127.0.0.2", small.sparql, RUNAWAY)  # runs to its timeout: now known slow
     assert learnt.status_code == 503 and "timeout" in learnt.text
+    assert get("127.0.0.2", small.sparql, "ASK {}").status_code == 200  # worker replaced
     running, _ = in_background("127.0.0.2", small.sparql, RUNAWAY)
-    time.sleep(0.5)
+    time.sleep(1)
     waiting, _ = in_background("127.0.0.3", small.sparql, RUNAWAY)
-    time.sleep(0.5)
+    time.sleep(1)
     refused = get("127.0.0.4", small.sparql, RUNAWAY)
     assert refused.status_code == 503, refused.text
     assert "waiting for a query worker" in refused.text and "EXMECH_QUERY_QUEUE" in refused.text
@@ -90,8 +91,9 @@ def test_a_full_queue_is_a_clear_503_with_retry_after(small: LiveServer) -> None
 
 def test_one_client_cannot_hold_more_than_its_share_of_slow_queries(small: LiveServer) -> None:
     """(After the test above, the runaway is known to be slow.)"""
+    assert get("127.0.0.5", small.sparql, "ASK {}").status_code == 200  # worker replaced
     holding, _ = in_background("127.0.0.5", small.sparql, RUNAWAY)
-    time.sleep(0.5)
+    time.sleep(1)
     over = get("127.0.0.5", small.sparql, RUNAWAY)
     assert over.status_code == 429, over.text
     assert "EXMECH_CLIENT_SLOW_QUERIES" in over.text

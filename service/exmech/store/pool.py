@@ -280,10 +280,33 @@ class QueryPool:
                 self._waiting[queue] -= 1
 
     def _take(self, lanes: tuple[str, ...]) -> tuple[Worker, str] | None:
+        """An idle worker, one that has started and loaded the store first (lane order)."""
+        starting: tuple[Worker, str] | None = None
         for lane in lanes:
-            if self._idle[lane]:
-                return self._idle[lane].pop(), lane
-        return None
+            for worker in self._idle[lane]:
+                if self._settled(worker):
+                    self._idle[lane].remove(worker)
+                    return worker, lane
+                starting = starting or (worker, lane)
+        if starting is not None:
+            self._idle[starting[1]].remove(starting[0])
+        return starting
+
+    @staticmethod
+    def _settled(worker: Worker) -> bool:
+        """Whether ``worker`` has confined itself and loaded the store; reads the messages
+        that say so when they are in, without waiting."""
+        try:
+            if worker.ready(0) is None:
+                return False
+            if worker.warming:
+                if not worker.conn.poll(0):
+                    return False
+                worker.conn.recv()
+                worker.warming = False
+            return True
+        except (sandbox.SandboxUnavailable, EOFError, OSError):
+            return False  # _send finds out again and says so
 
     def _release(self, worker: Worker, lane: str) -> None:
         with self._cond:
