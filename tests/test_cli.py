@@ -105,7 +105,7 @@ def test_settings_lists_every_variable(run) -> None:
 
 def test_validate_accepts_every_shipped_data_file(run) -> None:
     files = sorted(str(p) for p in (ROOT / "data").glob("*.t*"))
-    result = run("validate", *files)
+    result = run("validate", "--data", *files)
     assert result.exit_code == 0, result.output
     assert "conforms" in result.output
 

@@ -257,7 +257,7 @@ def test_invalid_submission_is_refused_for_its_reason(path: Path, client: FlaskC
 
 def test_syntax_errors_give_line_and_column(client: FlaskClient) -> None:
     body = Case.read(SUBMISSIONS / "invalid" / "syntax-error.ttl").post(client).get_json()
-    assert body["detail"] == {"line": 19, "column": 1}
+    assert body["detail"] == {"line": 20, "column": 1}
 
 
 # --- formats, fields, dry runs ------------------------------------------------------
@@ -471,13 +471,17 @@ def test_supersede_copies_what_it_leaves_out_and_keeps_the_old_claim(app: Flask)
     assert same.status_code == 201, same.get_json()
     fixed = same.get_json()["nanopubs"][0]
     assert fixed["iri"] != new["iri"]  # same assertion and study, yet its own IRI
+    # a second correction of the same old claim is refused: it names the current version
     other = client.post(
         f"/curation/claims/{new['slug']}/supersede",
         data=bare("running", "mood"),
         content_type="text/turtle",
         headers=auth(ADA_TOKEN),
     )
-    assert other.status_code == 201
+    assert other.status_code == 422
+    assert any(
+        f"the current version is <{fixed['iri']}>" in m for m in messages(other.get_json())
+    ), messages(other.get_json())
     rows = select(
         store_of(app),
         f"""
@@ -487,7 +491,7 @@ def test_supersede_copies_what_it_leaves_out_and_keeps_the_old_claim(app: Flask)
           GRAPH ?p {{ ?a exm:locationInStudy ?location }} }} ORDER BY ?location""",
         old=f"<{new['iri']}>",
     )
-    assert [r["location"] for r in rows] == ["discussion", "results"]
+    assert [r["location"] for r in rows] == ["discussion"]
     assert select(store_of(app), "SELECT ?old ?kind { ?old a ?kind }", old=f"<{new['iri']}>")
     assert (
         client.post(
@@ -511,8 +515,12 @@ def test_retract_with_a_reason_once_per_curator(app: Flask) -> None:
     retraction = first.get_json()["nanopubs"][0]
     assert retraction["kind"] == "retraction"
     assert client.post(route, headers=auth(ADA_TOKEN)).get_json()["existing"] is True
-    by_cy = client.post(route, headers=auth(CY_TOKEN)).get_json()["nanopubs"][0]
-    assert by_cy["iri"] != retraction["iri"]  # any curator may withdraw a claim, once
+    # a retracted claim stays retracted: a second curator's retraction is refused, naming the first
+    by_cy = client.post(route, headers=auth(CY_TOKEN))
+    assert by_cy.status_code == 422
+    assert any(
+        f"is already retracted (by <{retraction['iri']}>)" in m for m in messages(by_cy.get_json())
+    ), messages(by_cy.get_json())
     rows = select(
         store_of(app),
         f"""

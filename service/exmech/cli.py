@@ -83,6 +83,51 @@ def build(ctx: click.Context) -> None:
     )
 
 
+FIELD_OPTIONS = (
+    click.option("--study", help="For bare assertion triples: the study (IRI or slug)."),
+    click.option("--location", help="For bare assertion triples: where in the study."),
+    click.option("--status", help="For bare assertion triples: an exm:MediatorStatus name."),
+    click.option("--wording", help="For bare assertion triples: the source's words."),
+    click.option("--note", help="For bare assertion triples: a mediator-status note."),
+)
+
+
+def field_options(command: Any) -> Any:
+    """The request fields of a submission, as options (the same for validate and submit)."""
+    for option in reversed(FIELD_OPTIONS):
+        command = option(command)
+    return command
+
+
+def verdict_text(status: int, body: dict[str, Any], dry_run: bool = True) -> str:
+    """A curation answer for people: the nanopublications, the report, or the error."""
+    from exmech.validation import Finding, Report
+
+    if status in (200, 201):
+        lines = []
+        for item in body.get("nanopubs", []):
+            verb = "exists" if item["existing"] else ("valid" if dry_run else "added")
+            trusty = f" signed as {item['trusty']}" if item.get("trusty") else ""
+            lines.append(f"{verb} {item['kind']} {item['iri']}{trusty}")
+        return "\n".join(lines)
+    if results := _results(body):
+        return Report.of([Finding(**r) for r in results]).to_text()
+    return f"error {status}: {body.get('error', body)}"
+
+
+def _results(body: dict[str, Any]) -> list[dict[str, Any]]:
+    detail = body.get("detail")
+    results = detail.get("results", []) if isinstance(detail, dict) else []
+    return results if isinstance(results, list) else []
+
+
+def verdict_exit(status: int, body: dict[str, Any]) -> int:
+    """0 accepted, 1 rejected by the checks (422 with a report), 2 any other error."""
+    if status in (200, 201):
+        return 0
+    return 1 if status == 422 and _results(body) else 2
+
+
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "turtle"]), default="text")
@@ -90,18 +135,126 @@ def build(ctx: click.Context) -> None:
     "--store",
     "use_store",
     is_flag=True,
-    help="Read the context from the built store (EXMECH_STATE_DIR, journal included) "
-    "instead of the shipped files.",
+    help="Check against the built store (EXMECH_STATE_DIR, journal included) instead of a "
+    "fresh build of the shipped files.",
 )
+@click.option(
+    "--data",
+    "as_data",
+    is_flag=True,
+    help="FILES are reference data (what a build loads: ontology/, data/), validated "
+    "together against the shapes, not submissions.",
+)
+@click.option("--token", help="Your curator token (default EXMECH_TOKEN).")
+@field_options
 @click.pass_context
-def validate(ctx: click.Context, files: tuple[Path, ...], fmt: str, use_store: bool) -> None:
-    """Check FILES (Turtle, TriG, N-Quads, JSON-LD) against the shapes.
+def validate(
+    ctx: click.Context,
+    files: tuple[Path, ...],
+    fmt: str,
+    use_store: bool,
+    as_data: bool,
+    token: str | None,
+    **fields: str | None,
+) -> None:
+    """Check each FILE as a submission, exactly as POST /curation/validate does.
 
-    Exit 0 when they conform, 1 when not, 2 when a file does not parse.
+    Same checks, verdict and messages as the server's dry run (and `exmech submit
+    --dry-run`): each file is one submission (TriG, Turtle, N-Quads, N-Triples, JSON-LD);
+    bare assertion triples take --study, --location, --status, --wording. Exit 0 when every
+    file conforms, 1 when one is rejected, 2 on other errors (e.g. syntax, with line and
+    column). With --data, FILES are reference data instead.
     """
+    settings: Settings = ctx.obj
+    if as_data:
+        _validate_data(ctx, settings, files, fmt, use_store)
+        return
+    from exmech.curation import Curation, body_format
+    from exmech.errors import UnsupportedMediaType, error_body
+    from exmech.validation import PARSE_FORMATS, Finding, Report
+
+    secret = token or settings.token
+    if secret and not (settings.tokens or settings.tokens_file):
+        click.echo(
+            "(no curator tokens configured here: checking as an anonymous curator; "
+            "attribution is checked when you submit)",
+            err=True,
+        )
+        secret = None
+    values = {k: v for k, v in fields.items() if v}
+    worst = 0
+    with _checking_store(settings, use_store) as store:
+        desk = Curation(settings, store)
+        for path in files:
+            syntax = PARSE_FORMATS.get(path.suffix.lower())
+            try:
+                if syntax is None:
+                    known = ", ".join(sorted(PARSE_FORMATS))
+                    raise UnsupportedMediaType(
+                        f"{path}: unknown file type {path.suffix!r}; use one of {known}"
+                    )
+                # the server's own reading of a Content-Type (RDF/XML is refused there too)
+                status, body = desk.dry_run(
+                    path.read_bytes(),
+                    body_format(syntax.media_type),
+                    values,
+                    f"Bearer {secret}" if secret else None,
+                )
+            except ExmechError as exc:
+                status, body = exc.status, error_body(exc)
+            worst = max(worst, verdict_exit(status, body))
+            if fmt == "json":
+                click.echo(json.dumps({"file": str(path), "status": status, "body": body}))
+            elif fmt == "turtle" and status in (200, 422):
+                results = body.get("detail", {}).get("results", []) if status == 422 else []
+                click.echo(Report.of([Finding(**r) for r in results]).to_turtle())
+            else:
+                heading = f"== {path}\n"
+                click.echo(heading + verdict_text(status, body))
+    ctx.exit(worst)
+
+
+class _checking_store:  # noqa: N801 - used as a context manager, like open()
+    """The store a submission is checked against: the configured one (--store) or the
+    shipped files built into a temporary state directory (what a fresh server holds)."""
+
+    def __init__(self, settings: Settings, use_store: bool) -> None:
+        self.settings, self.use_store = settings, use_store
+        self.tmp: Any = None
+        self.store: Any = None
+
+    def __enter__(self) -> Any:
+        if self.use_store:
+            self.store = _open_reader(self.settings)
+            return self.store
+        import tempfile
+
+        from exmech.build import build as run_build
+        from exmech.store.embedded import EmbeddedStore
+
+        self.tmp = tempfile.TemporaryDirectory(prefix="exmech-validate-")
+        fresh = self.settings.replace(state_dir=Path(self.tmp.name), store="embedded")
+        try:
+            run_build(fresh)
+        except ExmechError as exc:
+            self.tmp.cleanup()
+            raise click.ClickException(exc.message) from exc
+        self.store = EmbeddedStore(fresh, workers=False)
+        return self.store
+
+    def __exit__(self, *exc: object) -> None:
+        if self.store is not None:
+            self.store.close()
+        if self.tmp is not None:
+            self.tmp.cleanup()
+
+
+def _validate_data(
+    ctx: click.Context, settings: Settings, files: tuple[Path, ...], fmt: str, use_store: bool
+) -> None:
+    """``exmech validate --data``: reference files against the shapes, together."""
     from exmech.validation import store_context, validate_files
 
-    settings: Settings = ctx.obj
     reader = _open_reader(settings) if use_store else None
     try:
         context = store_context(reader, settings.root) if reader is not None else None
@@ -388,11 +541,14 @@ def serve(ctx: click.Context, **flags: Any) -> None:
 @click.option("--token", help="Your curator token (default EXMECH_TOKEN).")
 @click.option("--dry-run", is_flag=True, help="Only validate (POST /curation/validate).")
 @click.option("--supersede", metavar="SLUG", help="Submit FILE as a correction of claim SLUG.")
-@click.option("--study", help="For bare assertion triples: the study (IRI or slug).")
-@click.option("--location", help="For bare assertion triples: where in the study.")
-@click.option("--status", help="For bare assertion triples: an exm:MediatorStatus name.")
-@click.option("--wording", help="For bare assertion triples: the source's words.")
-@click.option("--note", help="For bare assertion triples: a mediator-status note.")
+@click.option(
+    "--format",
+    "output",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    help="json: one line {file, status, body}, the server's answer as it is.",
+)
+@field_options
 @click.option(
     "--sign",
     is_flag=True,
@@ -413,6 +569,7 @@ def submit(
     supersede: str | None,
     sign: bool,
     key: Path | None,
+    output: str,
     **fields: str | None,
 ) -> None:
     """Send FILE (TriG, Turtle, N-Quads, N-Triples, JSON-LD) to a running server's curation API.
@@ -423,7 +580,7 @@ def submit(
     from urllib.parse import urlencode
     from urllib.request import Request, urlopen
 
-    from exmech.validation import PARSE_FORMATS, Finding, Report
+    from exmech.validation import PARSE_FORMATS
 
     settings: Settings = ctx.obj
     fmt = PARSE_FORMATS.get(file.suffix.lower())
@@ -469,19 +626,11 @@ def submit(
         ) from None
     if not isinstance(body, dict):
         raise Refused(f"{base} answered {status} with unexpected JSON: is it an exmech server?")
-    if status in (200, 201):
-        for item in body.get("nanopubs", []):
-            verb = "exists" if item["existing"] else ("valid" if dry_run else "added")
-            trusty = f" signed as {item['trusty']}" if item.get("trusty") else ""
-            click.echo(f"{verb} {item['kind']} {item['iri']}{trusty}")
-        ctx.exit(0)
-    detail = body.get("detail")
-    results = detail.get("results", []) if isinstance(detail, dict) else []
-    if status == 422 and results:
-        click.echo(Report.of([Finding(**r) for r in results]).to_text())
-        ctx.exit(1)
-    click.echo(f"error {status}: {body.get('error', body)}", err=True)
-    ctx.exit(2)
+    if output == "json":
+        click.echo(json.dumps({"file": str(file), "status": status, "body": body}))
+    else:
+        click.echo(verdict_text(status, body, dry_run), err=verdict_exit(status, body) == 2)
+    ctx.exit(verdict_exit(status, body))
 
 
 def _signed_body(data: bytes, fmt: Any, key: Path) -> bytes:

@@ -45,6 +45,7 @@ KINDS = {str(EXM.Claim): "claim", str(EXM.Retraction): "retraction"}
 RDF_TYPE, SUPERSEDES, RETRACTS = str(RDF.type), str(NPX.supersedes), str(NPX.retracts)
 DERIVED = str(PROV.wasDerivedFrom)
 XSD_STRING = vocab.XSD + "string"
+BLANK_FOCUS = "urn:exmech:blank-node"  # the focus of a finding about a blank node
 
 
 @dataclass(frozen=True)
@@ -278,16 +279,26 @@ def value(term: object) -> str:
 
 
 def blank_node_problems(quads: Sequence[ox.Quad]) -> list[Problem]:
-    """Blank nodes cannot be pointed at by a later correction: refuse them."""
+    """Blank nodes cannot be pointed at by a later correction: refuse them, saying where
+    (blank-node labels are the parser's, so they are never part of the message)."""
     for q in quads:
-        if any(isinstance(t, ox.BlankNode) for t in (q.subject, q.object, q.graph_name)):
+        where = [
+            part
+            for part, term in (
+                ("subject", q.subject),
+                ("object", q.object),
+                ("graph", q.graph_name),
+            )
+            if isinstance(term, ox.BlankNode)
+        ]
+        if where:
+            focus = value(q.subject) if isinstance(q.subject, ox.NamedNode) else BLANK_FOCUS
             return [
                 (
-                    value(q.subject) or "urn:exmech:blank-node",
-                    (
-                        "Blank nodes are not accepted: name every node and graph with an IRI, "
-                        "so that later corrections can point at it."
-                    ),
+                    focus,
+                    f"Blank nodes are not accepted (the {' and '.join(where)} of a "
+                    f"<{q.predicate.value}> statement): name every node and graph with an IRI, "
+                    "so that later corrections can point at it.",
                 )
             ]
     return []
@@ -367,15 +378,20 @@ def name(
             heads.append(read)
         else:
             problems.append(read)
-    roles = [g for h in heads for g in h.graphs.values()]
-    for graph in sorted({g for g in roles if roles.count(g) > 1}):
-        problems.append(
-            (
-                graph,
-                f"The graph <{graph}> serves twice: give every "
-                "nanopublication its own four graphs.",
+    roles: dict[str, list[str]] = defaultdict(list)
+    for h in heads:
+        for part, g in sorted(h.graphs.items(), key=lambda pg: vocab.GRAPH_PARTS.index(pg[0])):
+            roles[g].append(part if len(heads) == 1 else f"{part} of <{h.node}>")
+    for graph, used in sorted(roles.items()):
+        if len(used) > 1:
+            problems.append(
+                (
+                    graph,
+                    f"The graph <{graph}> serves twice (as {', '.join(used)}): give every "
+                    "nanopublication four distinct graphs of its own (head, assertion, "
+                    "provenance, publication info).",
+                )
             )
-        )
     named_anywhere = {g for seen in parts.values() for v in seen.values() for g in v}
     for graph in sorted(set(by_graph) - named_anywhere):
         where = f"<{graph}>" if graph else "the default graph"
@@ -409,4 +425,4 @@ def name(
         ox.Quad(rename(q.subject), q.predicate, rename(q.object), rename(q.graph_name))
         for q in quads
     ]
-    return renamed, list(named.values()), []
+    return renamed, sorted(named.values(), key=lambda n: n.iri), []  # one order everywhere

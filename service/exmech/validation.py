@@ -12,23 +12,24 @@ links the shapes follow, plus the ontology's class hierarchy. Parsing never touc
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 
 import pyoxigraph as ox
 import rdflib
-from pyshacl import validate as shacl_validate
 from rdflib.collection import Collection
 from rdflib.namespace import RDF, SH
 
 from exmech import bounded
 from exmech.errors import BadRequest
 from exmech.store import Query, Store
-from exmech.vocab import EXM, NP, SHAPES
+from exmech.vocab import DCTERMS, EXM, FABIO, NP, SHAPES, XSD
 
 ASSERTION_VIEW = {
     "subject": rdflib.URIRef(EXM + "assertionSubject"),
@@ -36,8 +37,13 @@ ASSERTION_VIEW = {
     "object": rdflib.URIRef(EXM + "assertionObject"),
 }
 HAS_ASSERTION = rdflib.URIRef(NP + "hasAssertion")
-# The source shape of findings that exmech's own submission checks report (not in shapes.ttl).
+# The source shape of findings that exmech's own checks report (not in shapes.ttl): what
+# SHACL Core cannot see (named graphs, the clock, the store's history, the ontology's terms).
 SUBMISSION_CHECK = f"{SHAPES}#SubmissionCheck"
+UNKNOWN_TERM_CHECK = f"{SHAPES}#UnknownTermCheck"
+DATE_CHECK = f"{SHAPES}#DateCheck"
+# A creation time this far ahead of the server's clock is still "now" (clock skew).
+CLOCK_SKEW = timedelta(minutes=5)
 
 PARSE_FORMATS: dict[str, ox.RdfFormat] = {
     ".ttl": ox.RdfFormat.TURTLE,
@@ -259,6 +265,94 @@ def store_context(store: Store, root: Path) -> ContextProvider:
     return provide
 
 
+@cache
+def ontology_terms(root: Path) -> frozenset[str]:
+    """Every term of our namespace that the ontology declares (anything it states about)."""
+    graph = rdflib.Graph().parse(root / "ontology" / "exmech.ttl", format="turtle")
+    return frozenset(str(s) for s in graph.subjects() if str(s).startswith(EXM))
+
+
+def unknown_terms(quads: Sequence[ox.Quad], root: Path) -> list[Finding]:
+    """Findings for ``exm:`` IRIs the ontology does not declare (a misspelt predicate or
+    class would otherwise pass every shape that does not mention it)."""
+    known = ontology_terms(root)
+    locals_ = sorted(t[len(EXM) :] for t in known)
+    seen: dict[str, ox.Quad] = {}
+    for q in quads:
+        for term in (q.subject, q.predicate, q.object):
+            if isinstance(term, ox.NamedNode) and term.value.startswith(EXM):
+                if term.value not in known:
+                    seen.setdefault(term.value, q)
+            elif isinstance(term, ox.Literal) and term.datatype.value.startswith(EXM):
+                if term.datatype.value not in known:
+                    seen.setdefault(term.datatype.value, q)
+    out = []
+    for term, q in sorted(seen.items()):
+        local = term[len(EXM) :]
+        close = difflib.get_close_matches(local, locals_, n=1, cutoff=0.75)
+        hint = f" Did you mean exm:{close[0]}?" if close else ""
+        out.append(
+            Finding(
+                focus=str(getattr(q.subject, "value", "")),
+                path=q.predicate.value,
+                value=term,
+                message=f"exm:{local} is not a term of the exmech ontology: use a term it "
+                f"declares (ontology/exmech.ttl).{hint}",
+                severity="Violation",
+                shape=UNKNOWN_TERM_CHECK,
+            )
+        )
+    return out
+
+
+def _moment(literal: ox.Literal) -> datetime | None:
+    """The instant an xsd:dateTime or xsd:date literal names (UTC when no zone); None if
+    it does not parse (the shapes report the datatype)."""
+    text = literal.value.strip().replace("Z", "+00:00")
+    try:
+        if literal.datatype.value == XSD + "date":
+            when = datetime.fromisoformat(text[:10])
+        else:
+            when = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def date_problems(quads: Sequence[ox.Quad], now: datetime | None = None) -> list[Finding]:
+    """Findings for dates after today: a creation time in the future, a study published in
+    a later year."""
+    now = now or datetime.now(UTC)
+    out = []
+    for q in quads:
+        o, focus = q.object, str(getattr(q.subject, "value", ""))
+        if not isinstance(o, ox.Literal):
+            continue
+        if q.predicate.value == DCTERMS + "created" and o.datatype.value in (
+            XSD + "dateTime",
+            XSD + "date",
+        ):
+            when = _moment(o)
+            if when is not None and when > now + CLOCK_SKEW:
+                message = (
+                    f"dcterms:created is {o.value}, which is in the future: give the time "
+                    "the nanopublication was made."
+                )
+                out.append(
+                    Finding(focus, q.predicate.value, o.value, message, "Violation", DATE_CHECK)
+                )
+        elif q.predicate.value == FABIO + "hasPublicationYear" and o.value.isdigit():
+            if int(o.value) > now.year:
+                message = (
+                    f"The publication year {o.value} is after this year ({now.year}): give the "
+                    "year the study was published."
+                )
+                out.append(
+                    Finding(focus, q.predicate.value, o.value, message, "Violation", DATE_CHECK)
+                )
+    return out
+
+
 def validate(
     quads: Sequence[ox.Quad],
     root: Path,
@@ -289,11 +383,18 @@ def validate(
             _run_shacl_on_text, arguments, timeout, "validation", "EXMECH_VALIDATION_TIMEOUT"
         )
         results = rdflib.Graph().parse(data=text, format="nt")
-    return Report(conforms, findings(results, sources or {}, shapes_graph(root)), results)
+    report = Report(conforms, findings(results, sources or {}, shapes_graph(root)), results)
+    extra = unknown_terms(quads, root) + date_problems(quads)
+    if not extra:
+        return report
+    extra = [replace(f, source=(sources or {}).get(f.focus)) for f in extra]
+    return Report.of(sorted([*report.findings, *extra], key=finding_order))
 
 
 def run_shacl(data: rdflib.Graph, root: Path, focus: Sequence[str]) -> tuple[bool, rdflib.Graph]:
     """pyshacl on ``data`` (changed in place) for the ``focus`` nodes: (conforms, results)."""
+    from pyshacl import validate as shacl_validate  # here: `exmech submit` need not load it
+
     conforms, results, _text = shacl_validate(
         data,
         shacl_graph=shapes_graph(root),
@@ -305,7 +406,18 @@ def run_shacl(data: rdflib.Graph, root: Path, focus: Sequence[str]) -> tuple[boo
         focus_nodes=[rdflib.URIRef(f) for f in focus] or None,
     )
     assert isinstance(results, rdflib.Graph)
-    return bool(conforms), results
+    return bool(conforms), _named_sources(results, shapes_graph(root))
+
+
+def _named_sources(results: rdflib.Graph, shapes: rdflib.Graph) -> rdflib.Graph:
+    """Each anonymous property shape a result comes from, replaced by the node shape that
+    holds it: blank-node labels are the parser's, different in every process (the bounded
+    child's included), so a report that names them could not be compared or acted on."""
+    for result, shape in list(results.subject_objects(SH.sourceShape)):
+        holder = shapes.value(None, SH.property, shape) if isinstance(shape, rdflib.BNode) else None
+        if isinstance(holder, rdflib.URIRef):
+            results.set((result, SH.sourceShape, holder))
+    return results
 
 
 def _run_shacl_on_text(data: bytes, root: Path, focus: Sequence[str]) -> tuple[bool, bytes]:
@@ -355,8 +467,13 @@ def findings(
                 source=sources.get(focus),
             )
         )
-    out.sort(key=lambda f: (f.source or "", f.focus, f.path or "", f.message))
+    out.sort(key=finding_order)
     return out
+
+
+def finding_order(f: Finding) -> tuple[str, str, str, str]:
+    """Findings sort by file, focus, path and message, so every entry point lists them alike."""
+    return (f.source or "", f.focus, f.path or "", f.message)
 
 
 def validate_files(

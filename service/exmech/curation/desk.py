@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -21,9 +21,17 @@ from rdflib.namespace import OWL
 
 from exmech import nanopub, queries, signing, tokens, vocab
 from exmech.curation.export import signed_versions
-from exmech.curation.submission import NO_FIELDS, Curator, Fields
+from exmech.curation.submission import NO_FIELDS, Curator, Fields, read_quads
 from exmech.curation.wrapping import now_literal, wrap
-from exmech.errors import BadRequest, Forbidden, NotFound, Unauthorized, Unprocessable
+from exmech.errors import (
+    BadRequest,
+    ExmechError,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    Unprocessable,
+    error_body,
+)
 from exmech.nanopub import PARTS, RETRACTS, SUPERSEDES, Named
 from exmech.settings import Settings
 from exmech.store import Query, Store
@@ -31,6 +39,7 @@ from exmech.validation import (
     SUBMISSION_CHECK,
     Finding,
     Report,
+    finding_order,
     shapes_graph,
     store_context,
     validate,
@@ -40,6 +49,25 @@ ATTRIBUTED = vocab.PROV + "wasAttributedTo"
 VALIDATED = vocab.EXM + "validatedAgainst"
 CLAIM_SLUG = re.compile(r"^[0-9a-f]{20}$")
 _KINDS = {vocab.EXM + "Claim", vocab.EXM + "Retraction"}
+OWN_RESOURCES_CHECK = f"{vocab.SHAPES}#OwnResourcesCheck"
+LIFECYCLE_CHECK = f"{vocab.SHAPES}#LifecycleCheck"
+RDF_TYPE, FOAF_NAME = vocab.RDF + "type", vocab.FOAF + "name"
+# What the publication info may say about the curator it attributes the nanopublication to.
+CURATOR_PREDICATES = (RDF_TYPE, FOAF_NAME, vocab.RDFS + "seeAlso")
+# Where a submission may say anything about something other than its own nanopublication.
+PROPOSE = (
+    "New mechanisms, studies, exercise types and themes, and changes to existing ones, are "
+    "not submitted through /curation: propose them in a pull request to data/sources/ "
+    "(data/README.md, 'Proposing a mechanism, study or exercise type'), then submit claims "
+    "that point at them."
+)
+RULES = {
+    "head": "the head graph may only describe the nanopublication itself (its types and graphs)",
+    "provenance": "the provenance graph may only describe the assertion graph (its study, "
+    "location, mediator status and wording)",
+    "pubinfo": "the publication info may only describe the nanopublication and the curator "
+    "it is attributed to",
+}
 
 
 @dataclass
@@ -105,9 +133,23 @@ class ValidationFailed(Unprocessable):
         self.report = report
 
 
-def finding(focus: str, message: str) -> Finding:
+def finding(
+    focus: str,
+    message: str,
+    shape: str = SUBMISSION_CHECK,
+    path: str | None = None,
+    value: str | None = None,
+) -> Finding:
     """A violation found by exmech's own submission checks (not a SHACL shape)."""
-    return Finding(focus, None, None, message, "Violation", SUBMISSION_CHECK)
+    return Finding(focus, path, value, message, "Violation", shape)
+
+
+def _short(iri: str) -> str:
+    """``exm:Mechanism`` for an IRI in a known namespace, else ``<iri>``."""
+    for prefix, namespace in vocab.PREFIXES.items():
+        if iri.startswith(namespace) and "/" not in iri[len(namespace) :]:
+            return f"{prefix}:{iri[len(namespace) :]}"
+    return f"<{iri}>"
 
 
 def publication_problems(
@@ -279,6 +321,8 @@ class Curation:
         named, nanopubs, naming = nanopub.name(quads, self.base)
         problems = [finding(*p) for p in naming]
         problems += publication_problems(named, nanopubs, curator, self.shapes_version)
+        if not problems:
+            problems = self.own_resource_problems(named, nanopubs)
         if problems:
             return Checked(named, nanopubs, Report.of(problems))
         defines = {g for n in nanopubs for g in (n.iri, *n.graphs(self.base))}
@@ -289,7 +333,158 @@ class Curation:
             defines=defines,
             timeout=self.settings.validation_timeout,
         )
+        lifecycle = self.lifecycle_problems(named, nanopubs)
+        if lifecycle:
+            report = Report.of(sorted([*report.findings, *lifecycle], key=finding_order))
         return Checked(named, nanopubs, report)
+
+    def own_resource_problems(
+        self, quads: Sequence[ox.Quad], nanopubs: Sequence[Named]
+    ) -> list[Finding]:
+        """A submission describes only its own nanopublication: the head only the
+        nanopublication, the provenance only the assertion graph, the publication info only
+        the nanopublication and its curator (whom it may type, name and link, but not retype
+        or rename). The assertion's content is the shapes' business."""
+        problems: list[Finding] = []
+        for n in nanopubs:
+            graphs = vocab.claim_graphs(n.slug, self.base)
+            mine = {
+                g: [q for q in quads if nanopub.value(q.graph_name) == g] for g in graphs.values()
+            }
+            curators = {
+                nanopub.value(q.object)
+                for q in mine[graphs["pubinfo"]]
+                if nanopub.value(q.subject) == n.iri and q.predicate.value == ATTRIBUTED
+            }
+            allowed = {
+                "head": {n.iri},
+                "provenance": {graphs["assertion"]},
+                "pubinfo": {n.iri, *curators},
+            }
+            for part, subjects in allowed.items():
+                foreign: dict[str, set[str]] = {}
+                for q in mine[graphs[part]]:
+                    if nanopub.value(q.subject) not in subjects:
+                        foreign.setdefault(nanopub.value(q.subject), set()).add(q.predicate.value)
+                for subject, predicates in sorted(foreign.items()):
+                    problems.append(self._foreign(n.iri, part, subject, sorted(predicates)))
+            for curator in sorted(curators - {n.iri}):
+                said = [q for q in mine[graphs["pubinfo"]] if nanopub.value(q.subject) == curator]
+                problems += self._curator_problems(curator, said)
+        return problems
+
+    def _foreign(self, node: str, part: str, subject: str, predicates: list[str]) -> Finding:
+        types = sorted(r["type"] for r in _rows(self.store, "resource-types", resource=subject))
+        existing = (
+            f" <{subject}> is an existing {', '.join(_short(t) for t in types)}: a submission "
+            "cannot add to or change it."
+            if types
+            else ""
+        )
+        stated = ", ".join(_short(p) for p in predicates)
+        return finding(
+            subject,
+            f"<{subject}> is described in the {part} graph of <{node}> ({stated}), but "
+            f"{RULES[part]}.{existing} {PROPOSE}",
+            OWN_RESOURCES_CHECK,
+            path=predicates[0],
+        )
+
+    def _curator_problems(self, curator: str, said: Sequence[ox.Quad]) -> list[Finding]:
+        problems = []
+        for q in said:
+            if q.predicate.value not in CURATOR_PREDICATES:
+                problems.append(
+                    finding(
+                        curator,
+                        f"The publication info may describe its curator <{curator}> only with "
+                        "rdf:type, foaf:name and rdfs:seeAlso: remove "
+                        f"{_short(q.predicate.value)}.",
+                        OWN_RESOURCES_CHECK,
+                        path=q.predicate.value,
+                    )
+                )
+        stored: dict[str, set[str]] = {}
+        for row in _rows(self.store, "agent-description", resource=curator):
+            stored.setdefault(row["p"], set()).add(row["o"])
+        for predicate, verb in ((FOAF_NAME, "named"), (RDF_TYPE, "typed")):
+            known = stored.get(predicate, set())
+            for q in said:
+                if q.predicate.value == predicate and known and q.object.value not in known:
+                    shown = ", ".join(
+                        f'"{k}"' if predicate == FOAF_NAME else _short(k) for k in sorted(known)
+                    )
+                    problems.append(
+                        finding(
+                            curator,
+                            f"<{curator}> is already {verb} {shown}: a submission cannot "
+                            f"change an existing curator's {_short(predicate)}; state the same "
+                            "value or leave it out.",
+                            OWN_RESOURCES_CHECK,
+                            path=predicate,
+                            value=q.object.value,
+                        )
+                    )
+        return problems
+
+    def lifecycle_problems(
+        self, quads: Sequence[ox.Quad], nanopubs: Sequence[Named]
+    ) -> list[Finding]:
+        """Nothing retracts or supersedes a retracted claim; a correction supersedes the
+        current version of a claim, not one that was already superseded."""
+        problems = []
+        for n in nanopubs:
+            graphs = vocab.claim_graphs(n.slug, self.base)
+            for q in quads:
+                graph, target = nanopub.value(q.graph_name), nanopub.value(q.object)
+                if q.predicate.value == RETRACTS and graph == graphs["assertion"]:
+                    verb = "retract"
+                elif q.predicate.value == SUPERSEDES and graph == graphs["pubinfo"]:
+                    verb = "supersede"
+                else:
+                    continue
+                status = _rows(self.store, "claim-status", claim=target)
+                retractions = sorted(
+                    {r["retraction"] for r in status if "retraction" in r} - {n.iri}
+                )
+                successors = sorted({r["successor"] for r in status if "successor" in r} - {n.iri})
+                if retractions:
+                    message = f"<{target}> is already retracted (by <{retractions[0]}>): " + (
+                        "there is nothing left to retract."
+                        if verb == "retract"
+                        else "a retracted claim cannot be corrected; submit the corrected "
+                        "claim as a new claim, without npx:supersedes."
+                    )
+                elif successors and verb == "supersede":
+                    current, retracted = self._current(target)
+                    message = (
+                        f"<{target}> was already superseded by <{successors[0]}>; the current "
+                        f"version is <{current}>"
+                        + (
+                            ", and it is retracted: submit a new claim instead."
+                            if retracted
+                            else f": supersede that one instead (POST /curation/claims/"
+                            f"{current.rsplit('/', 1)[-1]}/supersede)."
+                        )
+                    )
+                else:
+                    continue
+                path = RETRACTS if verb == "retract" else SUPERSEDES
+                problems.append(finding(n.iri, message, LIFECYCLE_CHECK, path=path, value=target))
+        return problems
+
+    def _current(self, claim: str) -> tuple[str, bool]:
+        """The newest version of ``claim`` along its supersedes chain, and whether it is
+        retracted."""
+        seen = {claim}
+        while True:
+            status = _rows(self.store, "claim-status", claim=claim)
+            retracted = any("retraction" in r for r in status)
+            later = sorted({r["successor"] for r in status if "successor" in r} - seen)
+            if not later or len(seen) > 100:
+                return claim, retracted
+            claim = later[0]
+            seen.add(claim)
 
     @staticmethod
     def _supersede_quads(quads: Sequence[ox.Quad], supersedes: Sequence[str]) -> list[ox.Quad]:
@@ -303,6 +498,42 @@ class Curation:
                         ox.Quad(q.subject, ox.NamedNode(SUPERSEDES), ox.NamedNode(old), q.object)
                     )
         return extra
+
+    def check_document(
+        self,
+        data: bytes,
+        fmt: ox.RdfFormat,
+        values: Mapping[str, str],
+        curator: Curator | None,
+        supersedes: Sequence[str] = (),
+        defaults: Fields = NO_FIELDS,
+    ) -> Checked:
+        """Parse a submitted document and check it with its request fields (``values``)."""
+        fields = Fields.of(values).over(defaults)
+        quads = read_quads(data, fmt, "submission")
+        return self.check(quads, curator, fields, supersedes, sent=True)
+
+    def dry_run(
+        self, data: bytes, fmt: ox.RdfFormat, values: Mapping[str, str], authorization: str | None
+    ) -> tuple[int, dict[str, Any]]:
+        """Exactly what ``POST /curation/validate`` answers (status and JSON body), for the
+        command line: one validator, whichever door a document comes in by."""
+        try:
+            checked = self.check_document(
+                data, fmt, values, self.authenticate(authorization, required=False)
+            )
+            if not checked.report.conforms:
+                raise ValidationFailed(checked.report)
+            return 200, self.dry_run_body(checked)
+        except ExmechError as exc:
+            return exc.status, error_body(exc)
+
+    def dry_run_body(self, checked: Checked) -> dict[str, Any]:
+        """The answer to a dry run that conforms (``POST /curation/validate``, ``exmech
+        validate``): the nanopublications it would add, which exist already, the warnings."""
+        body = Outcome(checked, self.existing(checked.nanopubs), None).to_json()
+        body["conforms"] = True
+        return body
 
     def existing(self, nanopubs: Iterable[Named]) -> set[str]:
         """The IRIs of those nanopublications the store already holds."""

@@ -31,7 +31,7 @@ from flask import Blueprint, Response, current_app, request
 from flask.blueprints import BlueprintSetupState
 
 from exmech import formats
-from exmech.curation.desk import Checked, Curation, Outcome, ValidationFailed
+from exmech.curation.desk import Checked, Curation, ValidationFailed
 from exmech.curation.submission import (
     FIELD_NAMES,
     NO_FIELDS,
@@ -50,7 +50,6 @@ from exmech.errors import (
     error_body,
 )
 from exmech.settings import Settings
-from exmech.validation import ParseError, parse
 
 REPORT_OFFERS = (formats.JSON, formats.TURTLE)
 
@@ -113,16 +112,7 @@ def _check_body(
     """Read, parse and check a request's submission; a remote JSON-LD context gets a 400
     that says why it was not fetched."""
     data, fmt, values = _read_body(desk.settings)
-    try:
-        quads = parse(data, fmt, "submission")
-    except ParseError as exc:
-        if fmt == ox.RdfFormat.JSON_LD and "remote context" in exc.message:
-            raise ParseError(
-                "submission: JSON-LD remote contexts are never fetched; put the "
-                "@context inline (an object, not a URL)"
-            ) from exc
-        raise
-    return desk.check(quads, curator, Fields.of(values).over(defaults), supersedes, sent=True)
+    return desk.check_document(data, fmt, values, curator, supersedes, defaults)
 
 
 def _accepted(desk: Curation, checked: Checked) -> Response:
@@ -195,9 +185,7 @@ def dry_run() -> Response:
         raise ValidationFailed(checked.report)
     if fmt == formats.TURTLE:
         return Response(checked.report.to_turtle(), content_type=fmt.content_type)
-    body = Outcome(checked, desk.existing(checked.nanopubs), None).to_json()
-    body["conforms"] = True
-    return Response(json.dumps(body), content_type="application/json")
+    return Response(json.dumps(desk.dry_run_body(checked)), content_type="application/json")
 
 
 @bp.post("/submissions")

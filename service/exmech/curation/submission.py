@@ -15,6 +15,7 @@ import rdflib
 
 from exmech import formats, nanopub, vocab
 from exmech.errors import BadRequest, UnsupportedMediaType
+from exmech.validation import ParseError, parse
 
 SUBMISSION_FORMATS = (
     formats.TRIG,
@@ -124,3 +125,17 @@ def body_format(content_type: str | None) -> ox.RdfFormat:
             f"send one of {accepted} (RDF/XML is not accepted)"
         )
     return fmt
+
+
+def read_quads(data: bytes, fmt: ox.RdfFormat, name: str = "submission") -> list[ox.Quad]:
+    """The quads of a submitted document; raises ParseError (400) with line and column, and
+    says why a remote JSON-LD context was not fetched."""
+    try:
+        return parse(data, fmt, name)
+    except ParseError as exc:
+        if fmt == ox.RdfFormat.JSON_LD and "remote context" in exc.message:
+            raise ParseError(
+                f"{name}: JSON-LD remote contexts are never fetched; put the "
+                "@context inline (an object, not a URL)"
+            ) from exc
+        raise

@@ -1,0 +1,240 @@
+"""One validator: every submission in tests/data/submissions through every entry point.
+
+The four doors a curator can knock on: ``exmech validate FILE`` (a fresh build of the data),
+``exmech validate --store FILE`` (the built store), ``exmech submit --dry-run FILE`` (the CLI
+talking to a server) and ``POST /curation/validate`` (a real server on 127.0.0.1). Each file
+gets the same status and the same JSON body from all four, every valid file conforms, and
+every invalid file is refused with a message containing its ``# expect:`` line and a
+``# rule:`` line naming the rule it breaks. The data they all see is the shipped data plus
+tests/data/history.trig (a superseded chain and two retractions, for the lifecycle rules).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections import defaultdict
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+import httpx
+import pytest
+from conftest import ROOT, LiveServer, start_server, stop_server
+from exmech import tokens, vocab
+from exmech.build import build
+from exmech.settings import Settings
+from exmech.validation import PARSE_FORMATS
+
+SUBMISSIONS = ROOT / "tests" / "data" / "submissions"
+FILES = sorted(p for p in SUBMISSIONS.rglob("*") if p.is_file())
+ADA_TOKEN, ADA = tokens.new_entry("https://example.org/curator/ada", "Ada Example")
+CY_TOKEN, CY = tokens.new_entry("https://example.org/curator/cy", "Cy Example")
+KEYS = f"{ADA.line()};{CY.line()}"
+Verdict = tuple[int, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Case:
+    """A corpus file and its header: what it must be refused for, under which fields."""
+
+    path: Path
+    expect: str
+    rule: str
+    fields: tuple[tuple[str, str], ...]
+    token: str
+
+    @property
+    def valid(self) -> bool:
+        return self.path.parent.name == "valid"
+
+    @classmethod
+    def read(cls, path: Path) -> Case:
+        if path.suffix == ".jsonld":
+            lines = json.loads(path.read_text())["@comment"]
+        else:
+            lines = [line[2:] for line in path.read_text().splitlines() if line.startswith("# ")]
+        head = dict(line.split(": ", 1) for line in lines if ": " in line)
+        return cls(
+            path,
+            head.get("expect", ""),
+            head.get("rule", ""),
+            tuple(parse_qsl(head.get("fields", ""))),
+            CY_TOKEN if head.get("curator") == "cy" else ADA_TOKEN,
+        )
+
+    def media_type(self) -> str:
+        fmt = PARSE_FORMATS.get(self.path.suffix)
+        assert fmt is not None, self.path
+        return fmt.media_type
+
+    def options(self) -> list[str]:
+        return [arg for name, value in self.fields for arg in (f"--{name}", value)]
+
+
+CASES = [Case.read(p) for p in FILES]
+
+
+@dataclass
+class World:
+    root: Path
+    state: Path  # a copy of the server's built state, for `validate --store`
+    server: LiveServer
+    env: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    base = tmp_path_factory.mktemp("validator")
+    root = base / "root"
+    for folder in ("ontology", "data"):
+        shutil.copytree(ROOT / folder, root / folder)
+    shutil.copy(ROOT / "tests" / "data" / "history.trig", root / "data" / "history.trig")
+    state = base / "state"
+    build(Settings(state_dir=state, data_root=root))
+    shutil.copytree(state, base / "cli-state")
+    server = start_server(
+        state, base / "server.log", EXMECH_DATA_ROOT=str(root), EXMECH_TOKENS=KEYS
+    )
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("EXMECH_")},
+        "EXMECH_TOKENS": KEYS,
+        "EXMECH_DATA_ROOT": str(root),
+        "EXMECH_STATE_DIR": str(base / "cli-state"),
+    }
+    try:
+        yield World(root, base / "cli-state", server, env)
+    finally:
+        stop_server(server)
+
+
+def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "exmech", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def cli_validate(world: World, store: bool) -> dict[Path, tuple[int, Verdict]]:
+    """`exmech validate [--store] --format json`, one process per (fields, curator) group."""
+    groups: dict[tuple[Any, ...], list[Case]] = defaultdict(list)
+    for case in CASES:
+        groups[(case.fields, case.token)].append(case)
+    out: dict[Path, tuple[int, Verdict]] = {}
+    for (_fields, token), cases in groups.items():
+        args = ["validate", "--format", "json", *cases[0].options()]
+        args += ["--store"] if store else []
+        result = run_cli(
+            {**world.env, "EXMECH_TOKEN": token}, *args, *map(str, (c.path for c in cases))
+        )
+        lines = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+        assert len(lines) == len(cases), result.stdout + result.stderr
+        for case, line in zip(cases, lines, strict=True):
+            assert line["file"] == str(case.path)
+            out[case.path] = (result.returncode, (line["status"], line["body"]))
+    return out
+
+
+def cli_submit(world: World, case: Case) -> tuple[int, Verdict]:
+    result = run_cli(
+        {**world.env, "EXMECH_TOKEN": case.token},
+        "submit",
+        "--dry-run",
+        "--format",
+        "json",
+        "--url",
+        world.server.url,
+        *case.options(),
+        str(case.path),
+    )
+    line = json.loads(result.stdout)
+    return result.returncode, (line["status"], line["body"])
+
+
+def http(world: World, case: Case) -> Verdict:
+    response = httpx.post(
+        f"{world.server.url}/curation/validate",
+        params=dict(case.fields),
+        content=case.path.read_bytes(),
+        headers={
+            "Content-Type": case.media_type(),
+            "Accept": "application/json",
+            "Authorization": f"Bearer {case.token}",
+        },
+        timeout=60,
+    )
+    return response.status_code, response.json()
+
+
+def messages(body: dict[str, Any]) -> list[str]:
+    detail = body.get("detail")
+    results = detail.get("results", []) if isinstance(detail, dict) else []
+    return [body.get("error", ""), *(r["message"] for r in results)]
+
+
+def test_the_corpus_is_big_and_every_invalid_file_names_its_rule() -> None:
+    invalid = [c for c in CASES if not c.valid]
+    assert len(invalid) >= 50 and len(CASES) - len(invalid) >= 10
+    for case in invalid:
+        assert case.expect and case.rule, f"{case.path.name}: needs '# expect:' and '# rule:'"
+
+
+def test_every_entry_point_gives_the_same_verdict_and_messages(world: World) -> None:
+    with ThreadPoolExecutor(max_workers=2) as batches, ThreadPoolExecutor(max_workers=4) as pool:
+        plain = batches.submit(cli_validate, world, False)
+        stored = batches.submit(cli_validate, world, True)
+        submitted = dict(zip(FILES, pool.map(lambda c: cli_submit(world, c), CASES), strict=True))
+        over_http = {c.path: http(world, c) for c in CASES}
+        by_file, by_store = plain.result(), stored.result()
+    exit_of = {200: 0, 422: 1}
+    for case in CASES:
+        name = case.path.relative_to(SUBMISSIONS)
+        verdict = over_http[case.path]
+        status, body = verdict
+        assert by_file[case.path][1] == verdict, (name, "exmech validate", by_file[case.path])
+        assert by_store[case.path][1] == verdict, (name, "exmech validate --store")
+        assert submitted[case.path][1] == verdict, (name, "exmech submit --dry-run")
+        assert submitted[case.path][0] == exit_of.get(status, 2), name
+        if case.valid:
+            assert status == 200 and body["conforms"] is True, (name, body)
+        else:
+            assert status != 200, (name, body)
+            assert any(case.expect in m for m in messages(body)), (name, messages(body))
+    # a group's exit code is its worst file's
+    assert {code for code, _ in by_file.values()} <= {0, 1, 2}
+
+
+def test_a_submission_cannot_relabel_a_shared_mechanism(world: World) -> None:
+    """Submitted for real (not a dry run): refused, and the label everywhere is unchanged."""
+    case = Case.read(SUBMISSIONS / "invalid" / "complete-relabels-mechanism.trig")
+    url = world.server.url
+    response = httpx.post(
+        f"{url}/curation/submissions",
+        content=case.path.read_bytes(),
+        headers={"Content-Type": case.media_type(), "Authorization": f"Bearer {ADA_TOKEN}"},
+        timeout=60,
+    )
+    assert response.status_code == 422
+    assert any("data/sources/" in m for m in messages(response.json()))
+    page = httpx.get(
+        f"{url}/id/mechanism/motor-control", headers={"Accept": "application/n-triples"}
+    )
+    label = f"<{vocab.ID}mechanism/motor-control> <{vocab.SKOS}prefLabel>"
+    assert [line for line in page.text.splitlines() if line.startswith(label)] == [
+        f'{label} "Motor control" .'
+    ]
+    assert "Relabelled" not in httpx.get(f"{url}/api/evidence-map", timeout=30).text
+    found = httpx.get(f"{url}/search", params={"q": "Relabelled"}).text
+    assert "mechanism/motor-control" not in found and '"itemListElement": []' in found
+    control = httpx.get(f"{url}/search", params={"q": "Motor control"}).text
+    assert "mechanism/motor-control" in control
+    assert "Motor control" in httpx.get(f"{url}/api/evidence-map", timeout=30).text
