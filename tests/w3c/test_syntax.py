@@ -29,18 +29,10 @@ REFUSED_BY_POLICY["syntax-construct-where-02.rq"] = (
     "FROM",
     "FROM <file>: not a graph of this store, and exmech never fetches graphs",
 )
-# Positive tests the engine does not accept yet, each tied to its fix (issue 15, point 1):
-# until it lands they answer the listed 400; after, 200 (both pass; the summary says which).
-ENGINE_GAPS = {
-    "syntax-select-expr-04.rq": (
-        "is not supported",
-        "an unknown extension function fails the query instead of being an expression error",
-    ),
-    "syntax-oneof-03.rq": (
-        "syntax error",
-        "a relative IRI (<x>) needs the endpoint's base IRI, which the parser is not given",
-    ),
-}
+# Positive tests the engine does not accept yet, each tied to its fix: none since issue 15
+# point 1 landed (syntax-select-expr-04: unknown functions are expression errors;
+# syntax-oneof-03: relative IRIs resolve against the endpoint's IRI).
+ENGINE_GAPS: dict[str, tuple[str, str]] = {}
 RESULTS: dict[str, str] = {}
 
 
