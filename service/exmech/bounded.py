@@ -19,6 +19,7 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
+from exmech import sandbox
 from exmech.errors import ExmechError
 
 SPAWN = multiprocessing.get_context("spawn")
@@ -33,6 +34,13 @@ class Unavailable(ExmechError):
 
 
 def _child_main(conn: Connection) -> None:
+    # Validation never needs the network, so its process cannot reach it: pyshacl and the
+    # parsers fetch nothing, and now could not if they tried. Where seccomp is missing the
+    # server has already refused to start (EXMECH_QUERY_SANDBOX) unless told otherwise.
+    try:
+        sandbox.deny_network()
+    except sandbox.SandboxUnavailable:
+        pass
     while True:
         try:
             func, args = conn.recv()

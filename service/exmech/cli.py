@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from exmech import queries
+from exmech import policy, queries
 from exmech.errors import ExmechError
 from exmech.settings import Settings
 from exmech.store import Binding, Query
@@ -297,6 +297,10 @@ def run_query(
     info = analyse(text)
     if info.form is None or info.is_update:
         raise click.ClickException("only SELECT, ASK, CONSTRUCT and DESCRIBE queries can run here")
+    try:  # the endpoint's rule here too: no SERVICE call unless the allow-list names it
+        policy.check_query(info, settings.service_allowlist)
+    except ExmechError as exc:
+        raise click.ClickException(exc.message) from exc
     rdf = info.form in ("CONSTRUCT", "DESCRIBE")
     store = _open_reader(settings)
     try:

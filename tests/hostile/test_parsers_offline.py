@@ -98,3 +98,20 @@ def test_the_dry_run_fetches_nothing(server: LiveServer) -> None:
         assert all(status < 500 for status, _ in statuses.values()), statuses
     finally:
         canary.close()
+
+
+def test_the_validation_process_cannot_open_a_socket() -> None:
+    """By construction, not by the parsers' good behaviour: the child process that runs
+    pyshacl (exmech.bounded) has the query workers' seccomp filter."""
+    import socket
+
+    from exmech import bounded
+
+    canary = Listener()
+    pool = bounded.Pool()
+    try:
+        with pytest.raises(RuntimeError, match="PermissionError"):
+            pool.call(socket.create_connection, (("127.0.0.1", canary.port),), 60, "probe", "-")
+        assert canary.settled() == 0
+    finally:
+        canary.close()

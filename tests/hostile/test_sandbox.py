@@ -262,3 +262,19 @@ def test_the_x32_door_is_shut() -> None:
     before, after, result = out.stdout.split()
     assert before != "EPERM"
     assert (after, result) == ("EPERM", "-1")
+
+
+def test_exmech_query_keeps_the_endpoints_rule(tmp_path: Path, canary: Listener) -> None:
+    """The command line runs queries in-process (no worker), so the lexer's rule is its guard:
+    a SERVICE outside the allow-list is refused there too, naming the setting."""
+    query = f"SELECT * {{ SERVICE <{canary.url}/sparql> {{ ?s ?p ?o }} }}"
+    out = subprocess.run(
+        [sys.executable, "-m", "exmech", "--data-root", str(ROOT), "query", query],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert out.returncode != 0
+    assert "EXMECH_SERVICE_ALLOWLIST" in out.stderr
+    assert canary.settled() == 0
