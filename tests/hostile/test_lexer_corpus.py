@@ -162,3 +162,15 @@ def test_crafted_spellings(
         # SERVICE (it reads on as if from a comment); the lexer must not.
         assert "#" in query and has_service
     assert bool(analyse(query).services) == has_service  # ...and so does the lexer
+
+
+@pytest.mark.parametrize("hide", ["ex:a\\#b", "ex:a\\'", "'#'", "<http://e/#>", '"""#"""'])
+def test_nesting_cannot_hide_behind_a_token(hide: str) -> None:
+    """The shape check counts brackets on the lexer's tokens; a '#' or quote inside a token
+    must not hide the rest of the line (the engine's stack overflows near 3,000 groups)."""
+    from exmech.errors import BadRequest
+    from exmech.policy import check_shape
+
+    query = P + f"SELECT * {{ BIND({hide} AS ?x) " + "{" * 3000 + "}" * 3000 + " }"
+    with pytest.raises(BadRequest, match="nests brackets"):
+        check_shape(analyse(query))

@@ -127,6 +127,27 @@ def test_with_the_lexer_off_no_query_reaches_the_network(
     assert ok.status_code == 200 and "true" in ok.text
 
 
+def test_every_hostile_case_aimed_at_the_canary_with_the_lexer_off(
+    lexer_off: LiveServer, canary: Listener
+) -> None:
+    """The 300 hostile cases (cases.yaml) include every spelling found so far that aims a
+    query, update, graph parameter or upload at an address; those aimed at the canary's port
+    are sent to the server whose lexer is off. Their statuses may differ from the lexer's
+    (a refused SERVICE is a 403 either way), but none may connect and none may be a 5xx."""
+    from test_hostile import CASES, send
+
+    aimed = [case for case in CASES if "{port}" in str(case.get("path")) + str(case.get("body"))]
+    assert len(aimed) >= 40
+    statuses = {}
+    for case in aimed:
+        status, body, _headers = send(lexer_off.url, case, canary.port)
+        statuses[case["name"]] = (status, body[:200])
+    assert canary.settled() == 0, (canary.requests, statuses)
+    assert all(status < 500 for status, _ in statuses.values()), {
+        name: answer for name, answer in statuses.items() if answer[0] >= 500
+    }
+
+
 def test_service_silent_with_the_lexer_off_answers_without_calling(
     lexer_off: LiveServer, canary: Listener
 ) -> None:
