@@ -181,3 +181,27 @@ def test_an_address_over_its_connection_cap_gets_503_and_others_are_served(
                 raise
             time.sleep(0.2)
     assert again.status_code == 200
+
+
+def test_clients_that_stop_reading_hold_no_thread(server: LiveServer) -> None:
+    """4 x threads clients ask for the biggest dump and never read; others are answered."""
+    dump = httpx.get(server.url + "/download/exmech.jsonld", timeout=120)  # written once, first
+    assert dump.status_code == 200 and len(dump.content) > 100_000
+    readers = []
+    try:
+        for _ in range(EACH):
+            reader = socket.socket()
+            reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a tiny window
+            reader.bind(("127.0.0.6", 0))
+            reader.connect(_address(server))
+            reader.sendall(b"GET /download/exmech.jsonld HTTP/1.1\r\nHost: x\r\n\r\n")
+            readers.append(reader)
+        time.sleep(2.0)  # every stalled request has been served into its buffers
+        with httpx.Client(timeout=1.0) as client:  # a bound on the test, not a timing claim
+            for _ in range(10):
+                assert client.get(server.sparql, params={"query": "ASK {}"}).status_code == 200
+                assert client.get(server.url + "/id/mechanism/motor-control").status_code == 200
+    finally:
+        for reader in readers:
+            reader.close()
+    assert server.process.poll() is None
