@@ -265,6 +265,10 @@ def test_a_damaged_record_stops_serve_and_build_naming_it(
     assert built.returncode == 1 and named in built.stderr, built.stderr
     checked = exmech(state, "journal", "verify")
     assert checked.returncode == 1 and f"damaged: {named}" in checked.stdout, checked.stdout
+    for reader in (("query", "ASK { ?s ?p ?o }"), ("export",)):  # readers refuse, one line
+        read = exmech(state, *reader)
+        assert read.returncode == 1 and named in read.stderr, read.stderr
+        assert "Traceback" not in read.stderr, read.stderr
     assert journal.read_bytes() == damaged  # nothing cut, nothing rewritten
 
 

@@ -275,14 +275,21 @@ def _validate_data(
 
 
 def _open_reader(settings: Settings) -> Any:
-    """The configured store; the embedded one in-process (no worker processes for one query)."""
-    if settings.store == "remote":
-        from exmech.store import open_store
+    """The configured store; the embedded one in-process (no worker processes for one query).
 
-        return open_store(settings)
-    from exmech.store.embedded import EmbeddedStore
+    A store that cannot be opened (a damaged journal, a state directory being built by
+    another process) is a one-line error naming why, not a traceback.
+    """
+    from exmech.store import open_store
 
-    return EmbeddedStore(settings, workers=False)
+    try:
+        if settings.store == "remote":
+            return open_store(settings)
+        from exmech.store.embedded import EmbeddedStore
+
+        return EmbeddedStore(settings, workers=False)
+    except ExmechError as exc:
+        raise click.ClickException(exc.message) from exc
 
 
 def run_query(
