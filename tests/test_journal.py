@@ -353,3 +353,12 @@ def test_an_old_v1_journal_is_served_appended_to_and_rebuilt(
     assert "4 sound records (3 in the older v1 format)" in checked.stdout, checked.stdout
     built = exmech(state, "build")
     assert built.returncode == 0 and "4 journal records" in built.stdout, built.stderr
+
+
+def test_a_journal_shorter_than_what_the_store_applied_is_refused(state: Path) -> None:
+    """An older copy of journal.log put back: the store holds claims the journal lacks."""
+    journal = state / "journal.log"
+    records = Journal(journal).scan().records
+    journal.write_bytes(journal.read_bytes()[: records[1].end])
+    with pytest.raises(JournalDamaged, match="applied 3 journal records but .* holds 2"):
+        EmbeddedStore(Settings(state_dir=state, data_root=ROOT), workers=False)
