@@ -130,3 +130,58 @@ def test_errors_are_styled_pages_with_a_way_back(
     if path == "/no/such/page":
         name = "desktop" if viewport is DESKTOP else "phone"
         session.shot(f"not-found-{name}", SCREENSHOTS)
+
+
+CLAIMS = rdflib.Dataset(default_union=True)
+CLAIMS.parse(ROOT / "data" / "claims.trig", format="trig")
+LABELS = rdflib.Graph()
+for name in ("studies", "exercise-types", "mechanisms"):
+    LABELS.parse(ROOT / "data" / f"{name}.ttl")
+ONTOLOGY = rdflib.Graph().parse(ROOT / "ontology" / "exmech.ttl")
+NP = rdflib.Namespace(vocab.NP)
+
+
+def label(iri: rdflib.term.Node) -> str:
+    for predicate in (rdflib.SKOS.prefLabel, rdflib.RDFS.label):
+        value = LABELS.value(iri, predicate) or ONTOLOGY.value(iri, predicate)
+        if value is not None:
+            return str(value)
+    raise AssertionError(f"no label for {iri}")
+
+
+def shipped_claims(count: int) -> list[rdflib.URIRef]:
+    claims = sorted(set(CLAIMS.subjects(NP.hasAssertion, None)))
+    return [claims[i * len(claims) // count] for i in range(count)]
+
+
+@pytest.mark.parametrize("claim", shipped_claims(4), ids=lambda c: str(c)[-8:])
+def test_a_claim_page_opens_with_one_plain_sentence(session: Session, claim: rdflib.URIRef) -> None:
+    """Read from data/claims.trig with rdflib: the sentence names the study, the exercise and
+    the mechanism, and says what the provenance graph says the study did and found (in the
+    ontology's own words), or that the claim does not say."""
+    assertion = CLAIMS.value(claim, NP.hasAssertion)
+    provenance = CLAIMS.value(claim, NP.hasProvenance)
+    ((exercise, _, mechanism),) = list(CLAIMS.graph(assertion))
+    stated = CLAIMS.graph(provenance)
+    study = stated.value(assertion, rdflib.PROV.wasDerivedFrom)
+    level = stated.value(assertion, EXM.evidenceLevel)
+    direction = stated.value(assertion, EXM.findingDirection)
+    session.open("/id/" + str(claim).split("/id/", 1)[1])
+    page = session.page
+    text = page.locator("#sentence").inner_text()
+    assert text.startswith(
+        f"In {label(study)}, {label(exercise)} and the mechanism {label(mechanism)}: "
+    )
+    # It comes before the graphs.
+    assert page.evaluate(
+        "document.querySelector('#sentence').compareDocumentPosition("
+        "document.querySelector('section.graph')) & Node.DOCUMENT_POSITION_FOLLOWING"
+    )
+    if level is None:
+        assert text.endswith("are not reported in this claim.")
+    else:
+        did = label(level).split()[0]  # proposed, measured, tested, pooled
+        assert f"the study {did} " in text
+        found = label(direction) if direction is not None else "not reported"
+        assert found.split(" or ")[0] in text  # supports, no effect, contradicts, not reported
+    session.shot("claim-sentence-phone", SCREENSHOTS)

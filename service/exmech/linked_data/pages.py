@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 from exmech import provenance, queries, signing, vocab
 from exmech.errors import NotFound
+from exmech.linked_data import sentences
 from exmech.linked_data.rdf import PAGE_ROWS, Description, Statement, Term, labels, select
 from exmech.store import Binding
 from exmech.store.cache import AnswerCache
@@ -366,7 +367,18 @@ def claim(cache: AnswerCache, d: Description, base: str) -> dict[str, Any]:
         for st in d.statements
         if st.p.value == vocab.PROV + "wasDerivedFrom"
     ]
+    assertion = next(
+        (st.o.value for st in d.statements if st.p.value == vocab.NP + "hasAssertion"), ""
+    )
+    provenance_graph = next(
+        (st.o.value for st in d.statements if st.p.value == vocab.NP + "hasProvenance"), ""
+    )
+    about = sentences.facts_of(
+        graphs.get(assertion, []),
+        [st for st in graphs.get(provenance_graph, []) if st.s.value == assertion],
+    )
     out: dict[str, Any] = {
+        "sentence": sentences.sentence(about, names) if about.mechanism else "",
         "parts": parts,
         "history": _ask(cache, "claim-history", slug, base),
         "signed": signed_versions(cache, d.iri),
