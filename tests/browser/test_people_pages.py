@@ -150,7 +150,13 @@ def label(iri: rdflib.term.Node) -> str:
 
 
 def shipped_claims(count: int) -> list[rdflib.URIRef]:
-    claims = sorted(set(CLAIMS.subjects(NP.hasAssertion, None)))
+    """Claims spread over the file (retractions left out: their assertion names no exercise)."""
+    exercise = vocab.ID + "exercise/"
+    claims = sorted(
+        claim
+        for claim, assertion in CLAIMS.subject_objects(NP.hasAssertion)
+        if any(str(s).startswith(exercise) for s in CLAIMS.graph(assertion).subjects())
+    )
     return [claims[i * len(claims) // count] for i in range(count)]
 
 
