@@ -341,11 +341,11 @@ def test_fictional_curators_in_force(history: AnswerCache) -> None:
 
     # Written out from tests/data/history.trig: H1 (superseded) and H3 (retracted) are gone.
     assert of(ADA) == [
-        (R1, "retraction", "2026-12-03T08:00:00Z", None, H3),
-        (R2, "retraction", "2026-12-04T08:00:00Z", None, S2),
-        (H4, "claim", "2026-12-06T12:00:00Z", None, None),
+        (R1, "retraction", "2026-11-29T08:00:00Z", None, H3),
+        (R2, "retraction", "2026-11-30T08:00:00Z", None, S2),
+        (H4, "claim", "2026-12-02T12:00:00Z", None, None),
     ]
-    assert of(BO) == [(H2, "claim", "2026-12-05T09:30:00Z", H1, None)]
+    assert of(BO) == [(H2, "claim", "2026-12-01T09:30:00Z", H1, None)]
 
 
 @pytest.mark.parametrize("exercise", ["yoga", "aerobic", "walking", "pilates", "motor-control"])
@@ -436,22 +436,22 @@ def test_evidence_map_from_the_source_tables(shipped: AnswerCache) -> None:
 # The fixture, written out by hand: (event, nanopub, target, curator, created).
 CHAIN = [
     ("asserts", S1, None, IMPORT, "2026-11-27T00:00:00Z"),
-    ("supersedes", H1, S1, ADA, "2026-12-01T10:00:00Z"),
-    ("supersedes", H2, H1, BO, "2026-12-05T09:30:00Z"),
+    ("supersedes", H1, S1, ADA, "2026-11-27T10:00:00Z"),
+    ("supersedes", H2, H1, BO, "2026-12-01T09:30:00Z"),
 ]
 HISTORIES = {
     S1: CHAIN,
     H1: CHAIN,
     H2: CHAIN,
     H3: [
-        ("asserts", H3, None, BO, "2026-12-02T08:00:00Z"),
-        ("retracts", R1, H3, ADA, "2026-12-03T08:00:00Z"),
+        ("asserts", H3, None, BO, "2026-11-28T08:00:00Z"),
+        ("retracts", R1, H3, ADA, "2026-11-29T08:00:00Z"),
     ],
     S2: [
         ("asserts", S2, None, IMPORT, "2026-11-27T00:00:00Z"),
-        ("retracts", R2, S2, ADA, "2026-12-04T08:00:00Z"),
+        ("retracts", R2, S2, ADA, "2026-11-30T08:00:00Z"),
     ],
-    H4: [("asserts", H4, None, ADA, "2026-12-06T12:00:00Z")],
+    H4: [("asserts", H4, None, ADA, "2026-12-02T12:00:00Z")],
 }
 
 
