@@ -319,18 +319,26 @@ def _moment(literal: ox.Literal) -> datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-def date_problems(quads: Sequence[ox.Quad], now: datetime | None = None) -> list[Finding]:
-    """Findings for dates after today: a creation time in the future, a study published in
-    a later year."""
+def date_problems(
+    quads: Sequence[ox.Quad], now: datetime | None = None, created: bool = True
+) -> list[Finding]:
+    """Findings for dates after today: a study published in a later year and, with
+    ``created`` (submissions: reference data may carry test histories dated ahead), a
+    creation time in the future."""
     now = now or datetime.now(UTC)
     out = []
     for q in quads:
         o, focus = q.object, str(getattr(q.subject, "value", ""))
         if not isinstance(o, ox.Literal):
             continue
-        if q.predicate.value == DCTERMS + "created" and o.datatype.value in (
-            XSD + "dateTime",
-            XSD + "date",
+        if (
+            created
+            and q.predicate.value == DCTERMS + "created"
+            and o.datatype.value
+            in (
+                XSD + "dateTime",
+                XSD + "date",
+            )
         ):
             when = _moment(o)
             if when is not None and when > now + CLOCK_SKEW:
@@ -360,8 +368,10 @@ def validate(
     sources: dict[str, str] | None = None,
     defines: Iterable[str] = (),
     timeout: float | None = None,
+    submission: bool = False,
 ) -> Report:
     """Validate the submitted quads' subjects against the shapes, with their context.
+    A ``submission`` is also refused a creation date in the future.
 
     ``defines`` names IRIs the submission itself introduces (its nanopublications and their
     graphs): their stored descriptions, if any, are not mixed in as context. With a
@@ -384,7 +394,7 @@ def validate(
         )
         results = rdflib.Graph().parse(data=text, format="nt")
     report = Report(conforms, findings(results, sources or {}, shapes_graph(root)), results)
-    extra = unknown_terms(quads, root) + date_problems(quads)
+    extra = unknown_terms(quads, root) + date_problems(quads, created=submission)
     if not extra:
         return report
     extra = [replace(f, source=(sources or {}).get(f.focus)) for f in extra]

@@ -332,6 +332,7 @@ class Curation:
             self.context,
             defines=defines,
             timeout=self.settings.validation_timeout,
+            submission=True,
         )
         lifecycle = self.lifecycle_problems(named, nanopubs)
         if lifecycle:
