@@ -237,7 +237,7 @@ def claims_trig(p: Plan, exercises: list[str]) -> tuple[str, int]:
             f'    claim:{h} dcterms:created "2026-01-01T00:00:00Z"^^xsd:dateTime ;\n'
             "        dcterms:license <https://creativecommons.org/licenses/by/4.0/> ;\n"
             "        prov:wasAttributedTo curator:synthetic-generator ;\n"
-            f"        exm:validatedAgainst <{BASE}/shapes/0.1.0> .\n}}\n\n"
+            f"        dcterms:conformsTo <{BASE}/shapes/0.1.0> .\n}}\n\n"
         )
     return "".join(parts), 15 * p.claims
 

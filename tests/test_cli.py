@@ -90,7 +90,7 @@ def test_query_rejects_updates_and_reports_syntax_errors(run) -> None:
 def test_stats_counts_classes_themes_and_completeness(run) -> None:
     result = run("stats")
     assert result.exit_code == 0, result.output
-    assert "Claim" in result.output and "231" in result.output
+    assert "Claim" in result.output and "238" in result.output
     assert "Psychosocial" in result.output
     assert "33" in result.output and "18" in result.output
 

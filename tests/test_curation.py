@@ -427,8 +427,8 @@ def test_writes_need_a_valid_bearer_token(client: FlaskClient) -> None:
         assert challenge.startswith("Bearer ") and (error is None or error in challenge)
         assert ADA_TOKEN not in response.get_data(as_text=True)
     for route in (
-        "/curation/claims/66bd78928268d95e30a2/retract",
-        "/curation/claims/66bd78928268d95e30a2/supersede",
+        "/curation/claims/b4430077aab51b613f10/retract",
+        "/curation/claims/b4430077aab51b613f10/supersede",
     ):
         assert client.post(route).status_code == 401
 

@@ -54,12 +54,28 @@ def parse(name: str) -> Graph:
     return Graph().parse(DATA / name, format="turtle")
 
 
+LINKS = {EXM[f"{d}Mechanism"] for d in ("proposed", "supported", "unsupported", "examined")}
+LINKS.add(EXM.contradictedMechanism)
+
+
 def assertions(claims: Dataset) -> list[tuple[URIRef, URIRef, URIRef]]:
     """(assertion graph, exercise type, mechanism) for each claim."""
+    return [(g, s, o) for g, s, _, o in linked(claims)]
+
+
+def linked(claims: Dataset) -> list[tuple[URIRef, URIRef, URIRef, URIRef]]:
+    """(assertion graph, exercise type, predicate, mechanism) for each claim in force."""
+    withdrawn = {
+        URIRef(str(c).replace("/claim/", "/graph/") + "-assertion")
+        for c in claims.objects(None, URIRef(vocab.NPX + "retracts"))
+    }
     found = []
     for ctx in claims.graphs():
-        for s, _, o in ctx.triples((None, EXM.proposedMechanism, None)):
-            found.append((ctx.identifier, s, o))
+        if ctx.identifier in withdrawn:
+            continue
+        for s, p, o in ctx:
+            if p in LINKS:
+                found.append((ctx.identifier, s, p, o))
     return found
 
 
@@ -114,38 +130,54 @@ def test_mapping_wording_and_status_match_the_table(src: importer.Sources) -> No
             assert m.mediator_status == importer.status_from_note(note)
 
 
-def test_one_claim_per_distinct_study_exercise_mechanism(
+def test_one_claim_per_distinct_study_exercise_statement_mechanism(
     src: importer.Sources, claims: Dataset
 ) -> None:
     slugs = importer.study_slugs(src.trials)
     expected = {
-        (slugs[m.key], exercise, m.mechanism)
+        (slugs[m.key], exercise, m.predicate, m.mechanism)
         for m in src.mappings
         if m.mechanism
         for exercise in m.exercise_types
     }
-    nanopubs = set(claims.subjects(RDF.type, NP.Nanopublication))
-    assert len(nanopubs) == len(expected)
+    in_force = set(claims.subjects(RDF.type, EXM.Claim)) - set(
+        claims.objects(None, URIRef(vocab.NPX + "retracts"))
+    )
+    assert len(in_force) == len(expected)
     found = set()
-    for graph, exercise, mechanism in assertions(claims):
+    for graph, exercise, predicate, mechanism in linked(claims):
         study = claims.value(graph, PROV.wasDerivedFrom)
-        found.add(tuple(str(t).rsplit("/", 1)[1] for t in (study, exercise, mechanism)))
+        found.add(
+            tuple(
+                str(t).rsplit("/", 1)[1].rsplit("#", 1)[-1]
+                for t in (study, exercise, predicate, mechanism)
+            )
+        )
     assert found == expected
 
 
 def test_claims_follow_the_model(claims: Dataset) -> None:
-    for graph, exercise, mechanism in assertions(claims):
+    for graph, exercise, predicate, mechanism in linked(claims):
         slug = str(graph).rsplit("/", 1)[1].removesuffix("-assertion")
         parts = {p: URIRef(i) for p, i in vocab.claim_graphs(slug).items()}
         np_iri = URIRef(vocab.iri("claim", slug))
         study = claims.value(graph, PROV.wasDerivedFrom)
-        triple = (exercise, EXM.proposedMechanism, mechanism)
+        triple = (exercise, predicate, mechanism)
         assert nanopub.claim_slug([triple], str(study)) == slug
         head = claims.graph(parts["head"])
         assert (np_iri, NP.hasProvenance, parts["provenance"]) in head
         assert (np_iri, NP.hasPublicationInfo, parts["pubinfo"]) in head
         provenance = claims.graph(parts["provenance"])
-        for prop in (EXM.sourceWording, EXM.mediatorStatus, EXM.mediatorStatusNote):
+        for prop in (
+            EXM.sourceWording,
+            EXM.mediatorStatus,
+            EXM.mediatorStatusNote,
+            EXM.evidenceLevel,
+            EXM.findingDirection,
+            EXM.evidenceKind,
+            EXM.wordingSourceKind,
+            PROV.wasGeneratedBy,
+        ):
             assert len(list(provenance.objects(graph, prop))) == 1, (slug, prop)
         pubinfo = claims.graph(parts["pubinfo"])
         assert pubinfo.value(np_iri, PROV.wasAttributedTo) == importer.CURATOR
@@ -158,7 +190,7 @@ def test_rows_without_a_mechanism_are_studies_without_claims(
     slugs = importer.study_slugs(src.trials)
     claimed = {m.key for m in src.mappings if m.mechanism}
     studies = parse("studies.ttl")
-    derived = {str(o) for o in claims.objects(None, PROV.wasDerivedFrom)}
+    derived = {str(claims.value(graph, PROV.wasDerivedFrom)) for graph, *_ in linked(claims)}
     unclaimed = [r["key"] for r in src.trials if r["key"] not in claimed]
     assert "saper2017_yoga_pt_education" in unclaimed and "wun_mechanisms_review" in unclaimed
     for row in src.trials:
@@ -206,3 +238,146 @@ def test_every_curated_concept_is_used(src: importer.Sources) -> None:
         s for row in src.trials for s in importer.exercise_slugs_for_row(row, src.exercise_types)
     }
     assert {t.slug for t in src.exercise_types} <= studied
+
+
+# Words with which the table reports a null or negative result. Read independently of the
+# mapping's direction column, so that a miscoded direction fails here.
+NULL_WORDING = re.compile(
+    r"no change|not improved|unchanged|did not explain|little or no correlation|"
+    r"no whole-disc group difference|no link to",
+    re.IGNORECASE,
+)
+DIRECTION_OF = {
+    EXM.proposedMechanism: EXM.NotReported,
+    EXM.supportedMechanism: EXM.Supports,
+    EXM.unsupportedMechanism: EXM.NoEffect,
+    EXM.contradictedMechanism: EXM.Contradicts,
+    EXM.examinedMechanism: EXM.NotReported,
+}
+
+
+def test_the_assertion_never_states_what_its_provenance_contradicts(claims: Dataset) -> None:
+    """The predicate, the direction and the level of every claim agree."""
+    for graph, _, predicate, _ in linked(claims):
+        direction = claims.value(graph, EXM.findingDirection)
+        level = claims.value(graph, EXM.evidenceLevel)
+        assert DIRECTION_OF[predicate] == direction, graph
+        assert (predicate == EXM.proposedMechanism) == (level == EXM.ProposedAsRationale), graph
+        if direction != EXM.NotReported:
+            assert claims.value(graph, EXM.directionWording), graph
+
+
+def test_null_wording_is_never_coded_as_support(claims: Dataset) -> None:
+    """A claim whose status note reports a null result is a null finding, not support."""
+    nulls = 0
+    for graph, _, predicate, _ in linked(claims):
+        note = str(claims.value(graph, EXM.mediatorStatusNote))
+        if NULL_WORDING.search(note):
+            nulls += 1
+            assert predicate == EXM.unsupportedMechanism, (graph, note)
+    assert nulls >= 20  # mannion part 3 (15), Steiger (9 minus merges), Liu, Neason...
+
+
+def test_direction_wording_is_quoted_from_the_table(src: importer.Sources) -> None:
+    rows = {r["key"]: r for r in src.trials}
+    for m in src.mappings:
+        if m.direction_wording:
+            row = rows[m.key]
+            cell = importer.split_cell(row["measured_as_mediator"])[m.index]
+            assert m.direction_wording in f"{cell} {row['notes']}", m
+
+
+def test_a_miscoded_direction_is_refused(tmp_path: Path) -> None:
+    import shutil
+
+    for name in ("trials.csv", "mechanisms.csv", "exercise-types.csv"):
+        shutil.copy(SOURCES / name, tmp_path / name)
+    text = (SOURCES / "mechanism-mapping.csv").read_text(encoding="utf-8")
+    for old, new in (
+        ("NoEffect,did NOT explain disability change", "Supports,explained it all"),
+        (",NotMeasured,NotReported,", ",NotMeasured,Supports,"),
+        (",StudyRecord,", ",Rumour,"),
+    ):
+        assert old in text
+        (tmp_path / "mechanism-mapping.csv").write_text(text.replace(old, new, 1), "utf-8")
+        with pytest.raises(ValueError):
+            importer.load_sources(tmp_path)
+
+
+def test_wording_sources_name_the_pages_the_table_names(claims: Dataset) -> None:
+    kinds = {}
+    for graph, *_ in linked(claims):
+        kinds[graph] = claims.value(graph, EXM.wordingSourceKind)
+    counts = {k: list(kinds.values()).count(k) for k in set(kinds.values())}
+    for kind in ("PressRelease", "NewsReport", "GrantRecord", "CompanionPaper", "Protocol"):
+        assert counts.get(EXM[kind], 0) >= 1, kind
+    release = EXM.PressRelease
+    pages = {str(claims.value(g, EXM.wordingReadFrom)) for g, k in kinds.items() if k == release}
+    assert pages == {"https://eurekalert.org/pub_releases/2018-04/jn-rct041218.php"}
+
+
+def test_the_nma_cells_that_propose_and_measure_nothing_make_no_claim(
+    src: importer.Sources,
+) -> None:
+    nma = [m for m in src.mappings if m.key == "owen2020_bjsm_nma"]
+    assert [m.mechanism for m in nma] == ["", "", ""]
+    assert all("No claim" in m.rationale for m in nma)
+
+
+EXTERNAL_CODE = re.compile(
+    r"https?://(?:purl\.obolibrary\.org/obo/[A-Z]+_\d+|id\.nlm\.nih\.gov/mesh/[A-Z]?\d+|"
+    r"snomed\.info/id/\d+|identifiers\.org/[a-z]+:\S+)"
+)
+
+
+def test_every_external_code_is_listed_with_where_it_was_checked() -> None:
+    """No code from memory: each external code in data/ or ontology/ has a row in data/README.md
+    naming the page (or release file) it was checked on."""
+    root = DATA.parent
+    files = [*DATA.glob("*.ttl"), *DATA.glob("*.trig"), *(root / "ontology").glob("*.ttl")]
+    used = {m.group(0) for f in files for m in EXTERNAL_CODE.finditer(f.read_text("utf-8"))}
+    assert len(used) >= 5  # three ECO kinds, two MeSH publication types
+    rows = {}
+    for line in (DATA / "README.md").read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and cells[0].startswith("`http"):
+            rows[cells[0].strip("`")] = cells[3]
+    for code in sorted(used):
+        assert code in rows, f"{code} is used but data/README.md does not say where it was checked"
+        checked = rows[code]
+        assert "meshb.nlm.nih.gov" in checked or "eco.obo" in checked, (code, checked)
+        if "mesh/" in code:
+            assert code.rsplit("/", 1)[1] in checked, (code, checked)
+
+
+PEOPLE_FACING = {
+    URIRef(vocab.SKOS + "prefLabel"),
+    URIRef(vocab.SKOS + "definition"),
+    URIRef(vocab.SKOS + "scopeNote"),
+    URIRef(vocab.RDFS + "label"),
+    URIRef(vocab.RDFS + "comment"),
+    URIRef(vocab.DCTERMS + "title"),
+}
+
+
+def test_literals_meant_for_people_carry_a_language_tag(everything: Dataset) -> None:
+    untagged = {
+        (str(s), str(p))
+        for s, p, o, _ in everything.quads((None, None, None, None))
+        if p in PEOPLE_FACING and isinstance(o, Literal) and not o.language
+    }
+    assert not untagged, sorted(untagged)[:5]
+
+
+def test_withdrawn_claims_of_release_0_1_0_are_kept_and_retracted(claims: Dataset) -> None:
+    """The Owen 2020 network meta-analysis claims keep their IRIs, retracted with the reason."""
+    retracted = set(claims.objects(None, URIRef(vocab.NPX + "retracts")))
+    assert len(retracted) == 8
+    released = {r["claim"] for r in importer.read_csv(SOURCES / importer.RELEASED)}
+    for claim in retracted:
+        assert str(claim).rsplit("/", 1)[1] in released
+        graph = URIRef(str(claim).replace("/claim/", "/graph/") + "-provenance")
+        assert "owen-2020-nma" in str(next(claims.graph(graph).objects(None, PROV.wasDerivedFrom)))
+    comments = [str(c) for c in claims.objects(None, URIRef(vocab.RDFS + "comment"))]
+    assert sum("too few trials" in c for c in comments) == 6
+    assert sum("mental health" in c for c in comments) == 2

@@ -39,7 +39,8 @@ EXM = rdflib.Namespace(vocab.EXM)
 VOID = rdflib.Namespace("http://rdfs.org/ns/void#")
 SPDX = rdflib.Namespace("http://spdx.org/rdf/terms#")
 DCAT = rdflib.Namespace("http://www.w3.org/ns/dcat#")
-CLAIM = "00258add944d0b45ee0a"
+CLAIM = "edbee72d3a071e03ea2a"  # Verbrugghe 2020: resistance, aerobic fitness (examined)
+OLD_CLAIM = "00258add944d0b45ee0a"  # the same claim as shipped before the evidence recode
 MOTOR = "/id/mechanism/motor-control"
 PAGES = {
     "theme": "/id/theme/psychosocial",
@@ -222,7 +223,7 @@ def test_a_named_graph_dereferences_to_its_content(client: FlaskClient) -> None:
     response = client.get(f"{PAGES['graph']}?format=trig")
     served = quads(response)
     assert any(
-        "proposedMechanism" in q and q.endswith(f"<{ID}graph/{CLAIM}-assertion>") for q in served
+        "examinedMechanism" in q and q.endswith(f"<{ID}graph/{CLAIM}-assertion>") for q in served
     )
 
 
@@ -422,7 +423,7 @@ def test_evidence_map_cells_count_distinct_studies_and_link_to_claims(
         slug = str(claim).rsplit("/", 1)[1]
         assertion = files.graph(rdflib.URIRef(f"{ID}graph/{slug}-assertion"))
         provenance = files.graph(rdflib.URIRef(f"{ID}graph/{slug}-provenance"))
-        for exercise, mechanism in assertion.subject_objects(EXM.proposedMechanism):
+        for exercise, _, mechanism in assertion:
             for study in provenance.objects(None, rdflib.URIRef(vocab.PROV + "wasDerivedFrom")):
                 key = (str(mechanism).rsplit("/", 1)[1], str(exercise).rsplit("/", 1)[1])
                 expected.setdefault(key, set()).add(str(study))
@@ -501,13 +502,15 @@ def test_void_numbers_equal_an_independent_count(
         EXM.RandomisedControlledTrial,
     ):
         assert classes[cls] == len({s for s, p, o in triples if p == rdflib.RDF.type and o == cls})
-    assert classes[EXM.Claim] == 231
+    assert (
+        classes[EXM.Claim] == 230 + 8
+    )  # in force, and the withdrawn claims of release 0.1.0 (retracted)
     properties = {}
     for part in void.objects(dataset, VOID.propertyPartition):
         properties[void.value(part, VOID.property)] = number(part, VOID.triples)
-    assert properties[EXM.proposedMechanism] == len(
-        {t for t in triples if t[1] == EXM.proposedMechanism}
-    )
+    for link in ("proposed", "supported", "unsupported", "examined"):
+        predicate = EXM[f"{link}Mechanism"]
+        assert properties[predicate] == len({t for t in triples if t[1] == predicate})
     assert sum(properties.values()) == len(triples)
     assert void.value(dataset, VOID.sparqlEndpoint) == rdflib.URIRef("http://localhost/sparql")
     assert void.value(dataset, rdflib.URIRef(vocab.DCTERMS + "license")) == rdflib.URIRef(

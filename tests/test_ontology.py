@@ -288,3 +288,34 @@ def test_every_constraint_has_a_message() -> None:
                 lacking.append(f"node shape {node_shape}")
     assert not lacking, "\n".join(lacking)
     assert not list(shapes.subjects(SH.sparql, None)), "SHACL Core only"
+
+
+def test_a_mechanism_given_two_themes_is_reported_not_merged(everything: Graph) -> None:
+    """The themes are pairwise different, so OWL RL itself reports the clash (issue 14);
+    without owl:AllDifferent it would only conclude that the two themes are the same."""
+    mechanism = URIRef("https://w3id.org/exmech/id/mechanism/motor-control")
+    psychosocial = URIRef("https://w3id.org/exmech/id/theme/psychosocial")
+    clash = Graph()
+    clash += everything
+    clash.add((mechanism, EXM.inTheme, psychosocial))
+    reported = [p for p in contradictions(closure(clash)) if p.startswith("owlrl:")]
+    assert any("psychosocial" in p and "neuromuscular" in p for p in reported), reported
+
+    without = Graph()
+    without += clash
+    for axiom in list(without.subjects(RDF.type, OWL.AllDifferent)):
+        members = list(Collection(without, without.value(axiom, OWL.distinctMembers)))
+        if psychosocial in members:
+            without.remove((axiom, None, None))
+    merged_only = [p for p in contradictions(closure(without)) if p.startswith("owlrl:")]
+    assert merged_only == [], merged_only
+
+
+def test_every_concept_scheme_names_its_top_concepts(everything: Graph) -> None:
+    for scheme in everything.subjects(RDF.type, SKOS.ConceptScheme):
+        tops = set(everything.objects(scheme, SKOS.hasTopConcept))
+        members = set(everything.subjects(SKOS.inScheme, scheme))
+        assert tops and tops <= members, scheme
+        for concept in members - tops:
+            broader = set(everything.objects(concept, SKOS.broader)) & members
+            assert broader, f"{concept} has no broader concept in {scheme} and is no top concept"

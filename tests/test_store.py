@@ -47,12 +47,12 @@ NUMERIC = {XSD + t for t in ("integer", "decimal", "double", "float", "int", "lo
 
 # A value for every variable a shipped query binds (see each file's "# Binds:" line).
 BINDS: dict[str, tuple[str, ...]] = {
-    "claim": ("iri", ID + "claim/66bd78928268d95e30a2"),
+    "claim": ("iri", ID + "claim/b4430077aab51b613f10"),
     "curator": ("iri", ID + "curator/exmech-import"),
     "doi": ("literal", "10.2519/JOSPT.2015.5021", "", ""),
     "exercise": ("iri", ID + "exercise/yoga"),
     "mechanism": ("iri", ID + "mechanism/pain-self-efficacy"),
-    "resource": ("iri", ID + "claim/66bd78928268d95e30a2"),
+    "resource": ("iri", ID + "claim/b4430077aab51b613f10"),
     "graph": ("iri", ID + "graph/mechanisms"),
     "text": ("literal", "yoga", "", ""),
     "prefix": ("literal", ID + "theme/", "", ""),
@@ -243,8 +243,25 @@ def test_a_rebuild_leaves_nothing_of_files_since_removed(
 # Reading --------------------------------------------------------------------------------
 
 
+# Questions that aggregate over every claim (and the whole dump): on a busy machine Virtuoso
+# needs more than the fixture's 2 s for them. This test compares answers, not speed (bench/
+# measures speed), so these run with a longer timeout.
+WHOLE_GRAPH = {
+    "page-dump",
+    "mechanism-verdict",
+    "exercise-mechanism-verdict",
+    "mediation-explains",
+    "proposals-outnumber-tests",
+}
+
+
 @pytest.mark.parametrize("name", queries.names())
-def test_shipped_queries_give_the_reference_rows(name: str, store: Any, reader) -> None:
+def test_shipped_queries_give_the_reference_rows(
+    name: str, store: Any, reader, backend: Backend, request: pytest.FixtureRequest
+) -> None:
+    if name in WHOLE_GRAPH:
+        store = backend.open(query_timeout=60.0)
+        request.addfinalizer(store.close)
     query = queries.load(name)
     binds = tuple((var, BINDS[var]) for var in query.binds)
     fields = {"substitutions": binds}

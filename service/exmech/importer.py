@@ -41,6 +41,7 @@ SKOS = Namespace(vocab.SKOS)
 DCTERMS = Namespace(vocab.DCTERMS)
 FABIO = Namespace(vocab.FABIO)
 BIBO = Namespace(vocab.BIBO)
+PROV = Namespace(vocab.PROV)
 
 # normalize=False keeps the lexical form "…Z" that docs/model.md shows.
 CREATED = Literal("2026-11-27T00:00:00Z", datatype=XSD.dateTime, normalize=False)
@@ -49,7 +50,16 @@ CURATOR = URIRef(vocab.iri("curator", "exmech-import"))
 TRIALS_TABLE = URIRef(f"{vocab.BASE}/data/sources/trials.csv")
 
 SEPARATOR = " | "
-OUTPUTS = ("exercise-types.ttl", "mechanisms.ttl", "studies.ttl", "claims.trig")
+OUTPUTS = (
+    "exercise-types.ttl",
+    "mechanisms.ttl",
+    "studies.ttl",
+    "claims.trig",
+    "claim-iris.ttl",
+)
+# The claims as shipped before the evidence recode (issue 14): their IRIs must keep resolving.
+RELEASED = "claims-0.1.0.csv"
+RECODED = Literal("2026-12-03T00:00:00Z", datatype=XSD.dateTime, normalize=False)
 
 # The table's `measured_as_mediator` wordings start with one of these (trials.md column
 # conventions); the first match names the exm:MediatorStatus individual.
@@ -66,6 +76,32 @@ STATUS_PREFIXES: tuple[tuple[str, str], ...] = (
 )
 # When cells merge into one claim, the most informative status wins: this order.
 STATUS_ORDER = tuple(status for _, status in STATUS_PREFIXES)
+
+LEVELS = nanopub.LEVELS
+DIRECTIONS = nanopub.DIRECTIONS
+PROPOSED = nanopub.PROPOSED
+FINDING_PREDICATES = nanopub.FINDING_PREDICATES
+WORDING_SOURCES = (
+    "StudyRecord",
+    "Protocol",
+    "CompanionPaper",
+    "TrialRegistry",
+    "PressRelease",
+    "NewsReport",
+    "GrantRecord",
+    "SecondarySource",
+)
+ECO_AUTHOR_STATEMENT = nanopub.ECO_AUTHOR_STATEMENT
+ECO_CLINICAL_STUDY = nanopub.ECO_CLINICAL_STUDY
+ECO_REVIEW_STATEMENT = nanopub.ECO_REVIEW_STATEMENT
+# MeSH publication types (checked: data/README.md); designs without a verified one get none.
+MESH = "http://id.nlm.nih.gov/mesh/"
+PUBLICATION_TYPES: dict[str, URIRef] = {
+    "systematic review": URIRef(f"{MESH}D000078182"),
+    "non-randomised controlled clinical trial": URIRef(f"{MESH}D018848"),
+}
+MAPPING_TABLE = URIRef(f"{vocab.BASE}/data/sources/mechanism-mapping.csv")
+ORGANISATION = URIRef(vocab.iri("curator", "exmech"))
 
 NO_MECHANISM = re.compile(r"^none\b|\bno mechanism stated\b", re.IGNORECASE)
 
@@ -133,6 +169,28 @@ class Mapping:
     exercise_types: tuple[str, ...]
     mediator_status: str
     rationale: str
+    direction: str = ""
+    direction_wording: str = ""
+    read_from_kind: str = ""
+    read_from: str = ""
+
+    @property
+    def level(self) -> str:
+        """The exm:EvidenceLevel local name: what the study did with the mechanism."""
+        return LEVELS[self.mediator_status]
+
+    @property
+    def predicate(self) -> str:
+        """The local name of the assertion's predicate."""
+        if self.level == "ProposedAsRationale":
+            return PROPOSED
+        return FINDING_PREDICATES[self.direction]
+
+    def decision(self) -> str:
+        """This mapping row as one line the provenance repeats."""
+        types = " ".join(self.exercise_types)
+        decision = f"{self.key}[{self.index}] -> {self.mechanism} for {types}"
+        return f"{decision}: {self.rationale}" if self.rationale else decision
 
 
 @dataclass(frozen=True)
@@ -216,6 +274,10 @@ def load_mappings(path: Path) -> tuple[Mapping, ...]:
             exercise_types=tuple(r["exercise_types"].split()),
             mediator_status=r["mediator_status"],
             rationale=r["rationale"],
+            direction=r["direction"],
+            direction_wording=r["direction_wording"],
+            read_from_kind=r["read_from_kind"],
+            read_from=r["read_from"],
         )
         for r in read_csv(path)
     )
@@ -255,7 +317,7 @@ def check_sources(src: Sources) -> None:
     rows = {r["key"]: r for r in src.trials}
     mechanisms = {m.slug: m for m in src.mechanisms}
     types = {t.slug for t in src.exercise_types}
-    seen: set[tuple[str, int, str]] = set()
+    seen: set[tuple[str, int, str, str]] = set()
     for m in src.mappings:
         where = f"mapping {m.key}[{m.index}]"
         if m.key not in rows:
@@ -265,11 +327,12 @@ def check_sources(src: Sources) -> None:
             raise ValueError(f"{where}: wording does not match the table cell")
         if states_no_mechanism(m.wording):
             raise ValueError(f"{where}: the cell states no mechanism and must not be mapped")
-        if (m.key, m.index, m.mechanism) in seen:
-            raise ValueError(f"{where}: mechanism {m.mechanism!r} mapped twice")
-        seen.add((m.key, m.index, m.mechanism))
+        for exercise in m.exercise_types or ("",):
+            if (m.key, m.index, m.mechanism, exercise) in seen:
+                raise ValueError(f"{where}: mechanism {m.mechanism!r} mapped twice")
+            seen.add((m.key, m.index, m.mechanism, exercise))
         if not m.mechanism:
-            if m.exercise_types or m.mediator_status or not m.rationale:
+            if m.exercise_types or m.mediator_status or m.direction or not m.rationale:
                 raise ValueError(f"{where}: an unmapped cell needs only a rationale")
             continue
         mech = mechanisms.get(m.mechanism)
@@ -282,9 +345,37 @@ def check_sources(src: Sources) -> None:
         note = split_cell(rows[m.key]["measured_as_mediator"])[m.index]
         if m.mediator_status != status_from_note(note):
             raise ValueError(f"{where}: mediator_status disagrees with {note!r}")
+        check_evidence(m, rows[m.key], note)
     for t in src.exercise_types:
         if not set(t.broader) <= types:
             raise ValueError(f"exercise type {t.slug}: unknown broader {t.broader}")
+
+
+def row_text(row: Row) -> str:
+    """Everything a table row says about where its facts were seen."""
+    return " ".join((row["seen_at"], row["source_url"], row["notes"], row["mechanism_location"]))
+
+
+def check_evidence(m: Mapping, row: Row, note: str) -> None:
+    """Direction and wording source must be read from the row itself, never guessed."""
+    where = f"mapping {m.key}[{m.index}] {m.mechanism}"
+    if m.direction not in DIRECTIONS:
+        raise ValueError(f"{where}: direction must be one of {', '.join(DIRECTIONS)}")
+    if m.level == "ProposedAsRationale" and m.direction != "NotReported":
+        raise ValueError(f"{where}: a proposal reports no finding; direction must be NotReported")
+    if m.direction == "NotReported":
+        if m.direction_wording:
+            raise ValueError(f"{where}: NotReported takes no direction_wording")
+    elif not m.direction_wording or m.direction_wording not in f"{note} {row['notes']}":
+        raise ValueError(
+            f"{where}: direction_wording must quote the row's measured_as_mediator cell or notes"
+        )
+    if m.read_from_kind not in WORDING_SOURCES:
+        raise ValueError(f"{where}: read_from_kind must be one of {', '.join(WORDING_SOURCES)}")
+    seen = row_text(row)
+    doi = m.read_from.removeprefix("https://doi.org/")
+    if m.read_from and m.read_from not in seen and doi not in seen:
+        raise ValueError(f"{where}: read_from {m.read_from!r} is not named by the table row")
 
 
 # --- identifiers ---------------------------------------------------------------------------
@@ -327,6 +418,20 @@ def study_slugs(rows: Iterable[Row]) -> dict[str, str]:
 def resource(kind: str, slug: str) -> URIRef:
     """One of our resource IRIs as an rdflib term."""
     return URIRef(vocab.iri(kind, slug))
+
+
+def publication_type(study_type: str) -> URIRef | None:
+    """The MeSH publication type for the table's design wording, when one has been verified."""
+    lowered = study_type.lower()
+    for wording, mesh in PUBLICATION_TYPES.items():
+        if wording in lowered:
+            return mesh
+    return None
+
+
+def is_review(study_type: str) -> bool:
+    """Reviews, meta-analyses and network meta-analyses, as design_class groups them."""
+    return design_class(study_type) in (EXM.SystematicReview, EXM.MetaAnalysis)
 
 
 def design_class(study_type: str) -> URIRef:
@@ -378,11 +483,13 @@ def exercise_types_graph(types: Sequence[ExerciseType]) -> Graph:
     g = new_graph()
     g.add((EXM.exerciseTypes, RDF.type, SKOS.ConceptScheme))
     for t in types:
+        if not t.broader:
+            g.add((EXM.exerciseTypes, SKOS.hasTopConcept, resource("exercise", t.slug)))
         node = resource("exercise", t.slug)
         g.add((node, RDF.type, EXM.ExerciseType))
         g.add((node, SKOS.inScheme, EXM.exerciseTypes))
-        g.add((node, SKOS.prefLabel, Literal(t.label)))
-        g.add((node, SKOS.definition, Literal(t.definition)))
+        g.add((node, SKOS.prefLabel, Literal(t.label, lang="en")))
+        g.add((node, SKOS.definition, Literal(t.definition, lang="en")))
         for broader in t.broader:
             g.add((node, SKOS.broader, resource("exercise", broader)))
     return g
@@ -394,10 +501,12 @@ def mechanisms_graph(mechanisms: Sequence[Mechanism]) -> Graph:
     g.add((EXM.mechanisms, RDF.type, SKOS.ConceptScheme))
     for m in mechanisms:
         node = resource("mechanism", m.slug)
+        # Mechanisms have no broader concept in their own scheme (themes are another scheme).
+        g.add((EXM.mechanisms, SKOS.hasTopConcept, node))
         g.add((node, RDF.type, EXM.Mechanism))
         g.add((node, SKOS.inScheme, EXM.mechanisms))
-        g.add((node, SKOS.prefLabel, Literal(m.label)))
-        g.add((node, SKOS.definition, Literal(m.definition)))
+        g.add((node, SKOS.prefLabel, Literal(m.label, lang="en")))
+        g.add((node, SKOS.definition, Literal(m.definition, lang="en")))
         g.add((node, EXM.inTheme, resource("theme", m.theme)))
         g.add((node, EXM.themeBasis, EXM[m.theme_basis]))
         g.add((node, EXM.listedInReview, Literal(m.in_review)))
@@ -415,8 +524,9 @@ def studies_graph(src: Sources) -> Graph:
     for row in src.trials:
         node = resource("study", slugs[row["key"]])
         g.add((node, RDF.type, design_class(row["study_type"])))
-        g.add((node, RDFS.label, Literal(f"{surname(row['first_author'])} {row['year']}")))
-        g.add((node, DCTERMS.title, Literal(row["title"])))
+        label = f"{surname(row['first_author'])} {row['year']}"
+        g.add((node, RDFS.label, Literal(label, lang="en")))
+        g.add((node, DCTERMS.title, Literal(row["title"], lang="en")))
         g.add((node, FABIO.hasPublicationYear, Literal(row["year"], datatype=XSD.gYear)))
         if row["doi"]:
             g.add((node, BIBO.doi, Literal(row["doi"])))
@@ -427,38 +537,52 @@ def studies_graph(src: Sources) -> Graph:
         g.add((node, EXM.firstAuthor, Literal(row["first_author"])))
         g.add((node, EXM.journalTitle, Literal(row["journal"])))
         g.add((node, EXM.designLabel, Literal(row["study_type"])))
+        mesh = publication_type(row["study_type"])
+        if mesh is not None:
+            g.add((node, DCTERMS.type, mesh))
         if row["n"].isdigit():
             g.add((node, EXM.sampleSize, Literal(int(row["n"]))))
         for slug in exercise_slugs_for_row(row, src.exercise_types):
             g.add((node, EXM.studiesExerciseType, resource("exercise", slug)))
         g.add((node, EXM.sourceKey, Literal(row["key"])))
         if row["notes"]:
-            g.add((node, RDFS.comment, Literal(row["notes"])))
+            g.add((node, RDFS.comment, Literal(row["notes"], lang="en")))
     return g
 
 
 @dataclass(frozen=True)
 class Claim:
-    """One (study, exercise type, mechanism) edge and the table cells behind it, in order."""
+    """One (study, exercise type, predicate, mechanism) edge and the mapping rows behind it."""
 
     study: str
     exercise: str
+    predicate: str
     mechanism: str
-    cells: tuple[int, ...]
+    mappings: tuple[Mapping, ...]
+
+    @property
+    def cells(self) -> tuple[int, ...]:
+        """The table cells behind the claim, in cell order."""
+        return tuple(sorted({m.index for m in self.mappings}))
 
 
 def claims(src: Sources) -> list[Claim]:
-    """Distinct (study, exercise type, mechanism) edges; cells mapping to one edge merge."""
+    """Distinct (study, exercise type, predicate, mechanism) edges; their mapping rows merge.
+
+    A proposal and a finding about the same mechanism stay apart, as do findings in
+    different directions: each is its own claim.
+    """
     slugs = study_slugs(src.trials)
-    cells: dict[tuple[str, str, str], list[int]] = {}
+    rows: dict[tuple[str, str, str, str], list[Mapping]] = {}
     for m in src.mappings:
         if not m.mechanism:
             continue
         for exercise in m.exercise_types:
-            indices = cells.setdefault((slugs[m.key], exercise, m.mechanism), [])
-            if m.index not in indices:
-                indices.append(m.index)
-    return [Claim(s, e, mech, tuple(sorted(ix))) for (s, e, mech), ix in sorted(cells.items())]
+            rows.setdefault((slugs[m.key], exercise, m.predicate, m.mechanism), []).append(m)
+    return [
+        Claim(s, e, p, mech, tuple(sorted(ms, key=lambda m: m.index)))
+        for (s, e, p, mech), ms in sorted(rows.items())
+    ]
 
 
 def _joined(values: Iterable[str]) -> str:
@@ -466,7 +590,44 @@ def _joined(values: Iterable[str]) -> str:
     return SEPARATOR.join(dict.fromkeys(v for v in values if v))
 
 
-def claims_dataset(src: Sources) -> Dataset:
+def evidence(claim: Claim, row: Row, status: str) -> nanopub.Evidence:
+    """Level, direction, ECO kind and wording source of a claim, from its mapping rows."""
+    level = LEVELS[status]
+    directions = {m.direction for m in claim.mappings}
+    if len(directions) != 1:  # cannot happen: the predicate groups by direction
+        raise ValueError(f"{claim}: mapping rows disagree on the direction")
+    if level == "ProposedAsRationale":
+        kind = ECO_AUTHOR_STATEMENT
+    elif is_review(row["study_type"]):
+        kind = ECO_REVIEW_STATEMENT
+    else:
+        kind = ECO_CLINICAL_STUDY
+    sources = dict.fromkeys((m.read_from_kind, m.read_from) for m in claim.mappings)
+    if len(sources) != 1:
+        raise ValueError(f"{claim}: cells read from different sources must not merge")
+    (source_kind, source_url), *_ = sources
+    return nanopub.Evidence(
+        level=EXM[level],
+        direction=EXM[directions.pop()],
+        kind=kind,
+        direction_note=_joined(m.direction_wording for m in claim.mappings) or None,
+        read_from=URIRef(source_url) if source_url else None,
+        read_from_kind=EXM[source_kind],
+    )
+
+
+def import_activity(claim: Claim, row: Row) -> nanopub.ImportActivity:
+    """The import run that made the claim, with the row and mapping decisions it applied."""
+    return nanopub.ImportActivity(
+        row=row["key"],
+        decisions=tuple(dict.fromkeys(m.decision() for m in claim.mappings)),
+        used=(TRIALS_TABLE, MAPPING_TABLE),
+        agents=(CURATOR, ORGANISATION),
+        ended=CREATED,
+    )
+
+
+def claims_dataset(src: Sources, released: Sequence[Former] = ()) -> Dataset:
     """One nanopublication per claim, structured as docs/model.md §Claims."""
     slugs = study_slugs(src.trials)
     rows = {slugs[r["key"]]: r for r in src.trials}
@@ -483,7 +644,7 @@ def claims_dataset(src: Sources) -> Dataset:
             ds,
             (
                 resource("exercise", claim.exercise),
-                EXM.proposedMechanism,
+                EXM[claim.predicate],
                 resource("mechanism", claim.mechanism),
             ),
             nanopub.Provenance(
@@ -492,11 +653,166 @@ def claims_dataset(src: Sources) -> Dataset:
                 status=EXM[status],
                 note=_joined(notes),
                 wording=_joined(wordings),
+                evidence=evidence(claim, row, status),
+                activity=import_activity(claim, row),
             ),
             nanopub.PubInfo(CURATOR, CREATED),
         )
+    add_withdrawn(ds, src, released)
     bind_prefixes(ds)
     return ds
+
+
+# Which current claim a former IRI points to when several replace it: a finding before a
+# proposal, support before a null finding (the table needs exactly one).
+SUCCESSOR_ORDER = (*FINDING_PREDICATES.values(), PROPOSED)
+
+
+@dataclass(frozen=True)
+class Former:
+    """A claim of release 0.1.0 (sources/claims-0.1.0.csv)."""
+
+    slug: str
+    study: str
+    exercise: str
+    mechanism: str
+
+
+def formers(sources_dir: Path) -> list[Former]:
+    return [
+        Former(r["claim"], r["study"], r["exercise"], r["mechanism"])
+        for r in read_csv(sources_dir / RELEASED)
+    ]
+
+
+def claim_iri(claim: Claim) -> URIRef:
+    """The IRI a current claim gets (nanopub.claim_slug of its one assertion triple)."""
+    triple = (
+        resource("exercise", claim.exercise),
+        EXM[claim.predicate],
+        resource("mechanism", claim.mechanism),
+    )
+    return resource("claim", nanopub.claim_slug([triple], str(resource("study", claim.study))))
+
+
+def successors(src: Sources, released: Sequence[Former]) -> dict[URIRef, URIRef]:
+    """Former IRI -> the current claim that replaces it, for formers that are no longer claims
+    but whose (study, exercise type, mechanism) still is."""
+    current: dict[tuple[str, str, str], list[Claim]] = {}
+    for claim in claims(src):
+        current.setdefault((claim.study, claim.exercise, claim.mechanism), []).append(claim)
+    names = {claim_iri(c) for group in current.values() for c in group}
+    table = {}
+    for old in released:
+        node = resource("claim", old.slug)
+        group = current.get((old.study, old.exercise, old.mechanism))
+        if node not in names and group:
+            best = min(group, key=lambda c: SUCCESSOR_ORDER.index(c.predicate))
+            table[node] = claim_iri(best)
+    return table
+
+
+def withdrawn(src: Sources, released: Sequence[Former]) -> list[tuple[Former, Mapping]]:
+    """Formers whose cell no longer makes any claim, each with its (now unmapped) mapping row.
+
+    The row is found by the mechanism's name in the row's reason (data/README.md says so).
+    """
+    current = {(c.study, c.exercise, c.mechanism) for c in claims(src)}
+    slugs = study_slugs(src.trials)
+    out = []
+    for old in released:
+        if (old.study, old.exercise, old.mechanism) in current:
+            continue
+        words = old.mechanism.replace("-", " ")
+        (row,) = [
+            m
+            for m in src.mappings
+            if slugs[m.key] == old.study and not m.mechanism and words in m.rationale
+        ]
+        out.append((old, row))
+    return out
+
+
+def add_withdrawn(ds: Dataset, src: Sources, released: Sequence[Former]) -> None:
+    """Keep each withdrawn claim of release 0.1.0 under its IRI, as it was claimed, and retract
+    it with the mapping table's reason (nothing is deleted; its IRI keeps resolving)."""
+    rows = {r["key"]: r for r in src.trials}
+    for old, mapping in withdrawn(src, released):
+        row = rows[mapping.key]
+        cell = [split_cell(row[c])[mapping.index] for c in ("mechanisms", "mechanism_location")]
+        note = split_cell(row["measured_as_mediator"])[mapping.index]
+        status = status_from_note(note)
+        level = LEVELS[status]
+        kind = ECO_AUTHOR_STATEMENT if level == "ProposedAsRationale" else ECO_REVIEW_STATEMENT
+        node = nanopub.add_claim(
+            ds,
+            (
+                resource("exercise", old.exercise),
+                EXM[PROPOSED],
+                resource("mechanism", old.mechanism),
+            ),
+            nanopub.Provenance(
+                study=resource("study", old.study),
+                location=cell[1],
+                status=EXM[status],
+                note=note,
+                wording=cell[0],
+                evidence=nanopub.Evidence(
+                    level=EXM[level],
+                    direction=EXM.NotReported,
+                    kind=kind,
+                    read_from=URIRef(row["seen_at"] or row["source_url"]),
+                    read_from_kind=EXM.StudyRecord,
+                ),
+                activity=nanopub.ImportActivity(
+                    row=row["key"],
+                    decisions=(
+                        f"{mapping.key}[{mapping.index}] -> {old.mechanism} for {old.exercise}: "
+                        "the mapping of release 0.1.0, withdrawn (retracted) in issue 14",
+                    ),
+                    used=(TRIALS_TABLE, MAPPING_TABLE),
+                    agents=(CURATOR, ORGANISATION),
+                    ended=CREATED,
+                ),
+            ),
+            nanopub.PubInfo(CURATOR, CREATED),
+        )
+        if str(node) != vocab.iri("claim", old.slug):
+            raise ValueError(f"withdrawn claim {old.slug} would not keep its IRI ({node})")
+        reason = f"Withdrawn in the evidence recode (issue 14). {mapping.rationale}"
+        info = nanopub.PubInfo(CURATOR, RECODED, comment=reason, comment_language="en")
+        nanopub.add_retraction(ds, node, info)
+
+
+CLAIM_IRIS_HEADER = """\
+# Former claim IRIs and the current claims that replace them: `<current> dcterms:replaces
+# <former>`, one line per former IRI, always to the claim that is current now (no chains).
+# A claim's IRI is a hash of its assertion and study (nanopub.claim_slug); when a claim is
+# regenerated under a new IRI, its former IRI goes here, so that /id/claim/<former> (and
+# its four /id/graph/<former>-<part> graphs) answer 301 with the current one.
+# docs/model.md, "Claim IRIs", says how this table is kept; tests/test_claim_iris.py checks
+# that every claim IRI ever shipped still resolves.
+# Written by exmech.importer from data/sources/claims-0.1.0.csv (the claims of release 0.1.0):
+# a former claim points to the current claim about the same study, exercise type and
+# mechanism (a finding before a proposal). Former claims whose cell makes no claim any more
+# stay in claims.trig, retracted. Edit the sources, not this file.
+@prefix dcterms: <http://purl.org/dc/terms/> .
+@prefix claim: <https://w3id.org/exmech/id/claim/> .
+
+"""
+
+
+def claim_iris(src: Sources, released: Sequence[Former]) -> str:
+    """The text of data/claim-iris.ttl."""
+    lines = [
+        f"claim:{slug_of(new)} dcterms:replaces claim:{slug_of(old)} ."
+        for old, new in sorted(successors(src, released).items())
+    ]
+    return CLAIM_IRIS_HEADER + "\n".join(lines) + "\n"
+
+
+def slug_of(iri: URIRef) -> str:
+    return str(iri).rsplit("/", 1)[1]
 
 
 # --- serialising ---------------------------------------------------------------------------
@@ -521,11 +837,13 @@ def trig(ds: Dataset) -> str:
 def generate(sources_dir: Path = SOURCES_DIR) -> dict[str, str]:
     """File name -> text of every generated file."""
     src = load_sources(sources_dir)
+    released = formers(sources_dir)
     return {
         "exercise-types.ttl": turtle(exercise_types_graph(src.exercise_types)),
         "mechanisms.ttl": turtle(mechanisms_graph(src.mechanisms)),
         "studies.ttl": turtle(studies_graph(src)),
-        "claims.trig": trig(claims_dataset(src)),
+        "claims.trig": trig(claims_dataset(src, released)),
+        "claim-iris.ttl": claim_iris(src, released),
     }
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyoxigraph as ox
-from rdflib import RDF, RDFS, BNode, Dataset, Literal, Namespace, URIRef
+from rdflib import RDF, RDFS, BNode, Dataset, Graph, Literal, Namespace, URIRef
 
 from exmech import vocab
 
@@ -33,6 +33,36 @@ FOAF = Namespace(vocab.FOAF)
 
 LICENSE = URIRef("https://creativecommons.org/licenses/by/4.0/")
 SHAPES_VERSION = URIRef(f"{vocab.SHAPES}/0.1.0")
+
+# What the study did with the mechanism (exm:EvidenceLevel), a rule on the mediator status.
+LEVELS: dict[str, str] = {
+    "MediationTested": "TestedAsMediator",
+    "MechanismTested": "TestedAsMediator",
+    "ModeratorTested": "TestedAsModerator",
+    "OutcomeOnly": "MeasuredAsOutcome",
+    "PooledOutcome": "PooledInReview",
+    "NotMeasured": "ProposedAsRationale",
+    "Planned": "ProposedAsRationale",
+    "TestedInCompanionPaper": "ProposedAsRationale",
+    "SeldomTested": "ProposedAsRationale",  # a review: trials proposed it, rarely tested it
+}
+DIRECTIONS = ("Supports", "NoEffect", "Contradicts", "NotReported")
+# The assertion's predicate says what a claim states: a proposal, or a finding and its
+# direction, so that the assertion graphs alone never read a null finding as support.
+PROPOSED = "proposedMechanism"
+FINDING_PREDICATES: dict[str, str] = {
+    "Supports": "supportedMechanism",
+    "NoEffect": "unsupportedMechanism",
+    "Contradicts": "contradictedMechanism",
+    "NotReported": "examinedMechanism",
+}
+LINK_PREDICATES = (PROPOSED, *FINDING_PREDICATES.values())
+# Evidence kinds from the Evidence and Conclusion Ontology (checked: data/README.md).
+OBO = "http://purl.obolibrary.org/obo/"
+ECO_AUTHOR_STATEMENT = URIRef(f"{OBO}ECO_0000302")  # author statement, manual assertion
+ECO_CLINICAL_STUDY = URIRef(f"{OBO}ECO_0007121")  # clinical study evidence, manual assertion
+# author statement supported from referenced clinical study, manual assertion (reviews)
+ECO_REVIEW_STATEMENT = URIRef(f"{OBO}ECO_0006017")
 
 Triple = tuple[URIRef, URIRef, URIRef | Literal]
 Problem = tuple[str, str]  # (focus IRI, what to fix)
@@ -49,6 +79,34 @@ BLANK_FOCUS = "urn:exmech:blank-node"  # the focus of a finding about a blank no
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """What the study did with the mechanism and what it found (docs/model.md, Evidence).
+
+    ``level`` and ``direction`` are exm: individuals, ``kind`` an ECO class IRI;
+    ``direction_note`` is the source's words that decide the direction; ``read_from`` the page
+    the wording was read on and ``read_from_kind`` what kind of source that page is.
+    """
+
+    level: URIRef
+    direction: URIRef
+    kind: URIRef
+    direction_note: str | None = None
+    read_from: URIRef | None = None
+    read_from_kind: URIRef | None = None
+
+
+@dataclass(frozen=True)
+class ImportActivity:
+    """The import that made a claim: which table row, which mapping decisions, which agents."""
+
+    row: str
+    decisions: tuple[str, ...]
+    used: tuple[URIRef, ...]
+    agents: tuple[URIRef, ...]
+    ended: Literal
+
+
+@dataclass(frozen=True)
 class Provenance:
     """Where a claim comes from; a part left as None is left out of the provenance graph."""
 
@@ -57,6 +115,8 @@ class Provenance:
     status: URIRef | None = None
     note: str | None = None
     wording: str | None = None
+    evidence: Evidence | None = None
+    activity: ImportActivity | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +128,7 @@ class PubInfo:
     supersedes: tuple[URIRef, ...] = ()
     curator_name: str | None = None  # describe the curator as a prov:Person when given
     comment: str | None = None
+    comment_language: str | None = None  # e.g. "en" for the shipped data
     license: URIRef = LICENSE
     shapes: URIRef = SHAPES_VERSION
 
@@ -204,11 +265,11 @@ def _add_nanopub(
     pubinfo.add((node, PROV.wasAttributedTo, info.curator))
     pubinfo.add((node, DCTERMS.created, info.created))
     pubinfo.add((node, DCTERMS.license, info.license))
-    pubinfo.add((node, EXM.validatedAgainst, info.shapes))
+    pubinfo.add((node, DCTERMS.conformsTo, info.shapes))
     for old in info.supersedes:
         pubinfo.add((node, NPX.supersedes, old))
     if info.comment:
-        pubinfo.add((node, RDFS.comment, Literal(info.comment)))
+        pubinfo.add((node, RDFS.comment, Literal(info.comment, lang=info.comment_language)))
     if info.curator_name is not None:
         pubinfo.add((info.curator, RDF.type, PROV.Person))
         pubinfo.add((info.curator, FOAF.name, Literal(info.curator_name)))
@@ -231,7 +292,38 @@ def add_claim(
         if value is not None:  # URIRef is a str: test it first
             term = value if isinstance(value, URIRef) else Literal(value)
             graph.add((assertion, predicate, term))
+    if prov.evidence is not None:
+        add_evidence(graph, assertion, prov.evidence)
+    if prov.activity is not None:
+        add_activity(graph, assertion, URIRef(f"{node}#import"), prov.activity)
     return node
+
+
+def add_evidence(graph: Graph, assertion: URIRef, evidence: Evidence) -> None:
+    """State an assertion's evidence level, direction, kind and wording source."""
+    graph.add((assertion, EXM.evidenceLevel, evidence.level))
+    graph.add((assertion, EXM.findingDirection, evidence.direction))
+    graph.add((assertion, EXM.evidenceKind, evidence.kind))
+    if evidence.direction_note:
+        graph.add((assertion, EXM.directionWording, Literal(evidence.direction_note)))
+    if evidence.read_from is not None:
+        graph.add((assertion, EXM.wordingReadFrom, evidence.read_from))
+    if evidence.read_from_kind is not None:
+        graph.add((assertion, EXM.wordingSourceKind, evidence.read_from_kind))
+
+
+def add_activity(graph: Graph, assertion: URIRef, node: URIRef, activity: ImportActivity) -> None:
+    """The prov:Activity that generated an assertion from the source tables."""
+    graph.add((assertion, PROV.wasGeneratedBy, node))
+    graph.add((node, RDF.type, PROV.Activity))
+    graph.add((node, EXM.sourceRow, Literal(activity.row)))
+    for decision in activity.decisions:
+        graph.add((node, EXM.mappingDecision, Literal(decision)))
+    for used in activity.used:
+        graph.add((node, PROV.used, used))
+    for agent in activity.agents:
+        graph.add((node, PROV.wasAssociatedWith, agent))
+    graph.add((node, PROV.endedAtTime, activity.ended))
 
 
 def add_retraction(ds: Dataset, target: URIRef, info: PubInfo, base: str = vocab.BASE) -> URIRef:

@@ -26,7 +26,7 @@ import rdflib
 from rdflib.collection import Collection
 from rdflib.namespace import RDF, SH
 
-from exmech import bounded
+from exmech import bounded, nanopub
 from exmech.errors import BadRequest
 from exmech.store import Query, Store
 from exmech.vocab import DCTERMS, EXM, FABIO, NP, SHAPES, XSD
@@ -203,7 +203,9 @@ PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
 CONSTRUCT { ?a rdfs:subClassOf ?b } WHERE { ?a rdfs:subClassOf ?b }"""
 # What claims state (one triple per claim): never part of a node's description, so the
 # context of an exercise type or a curator does not grow with the claims about them.
-ASSERTION_PREDICATES = frozenset({EXM + "proposedMechanism", "http://purl.org/nanopub/x/retracts"})
+ASSERTION_PREDICATES = frozenset(
+    {*(EXM + p for p in nanopub.LINK_PREDICATES), "http://purl.org/nanopub/x/retracts"}
+)
 
 
 def shape_predicates(shapes: rdflib.Graph) -> tuple[list[str], list[str]]:

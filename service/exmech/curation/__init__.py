@@ -5,7 +5,7 @@ gets 415) holding either complete nanopublications or bare assertion triples in 
 graph plus request fields (:class:`Fields`, as query parameters or, with multipart/form-data,
 form fields beside a file part ``data``). Each bare triple becomes one claim nanopublication
 whose publication info the service writes (the authenticated curator, described as a
-prov:Person with the token's name; the time; CC BY 4.0; ``exm:validatedAgainst`` the shapes'
+prov:Person with the token's name; the time; CC BY 4.0; ``dcterms:conformsTo`` the shapes'
 versionIRI). Complete nanopublications keep their publication info, but must be attributed
 to the authenticated curator and retract only in the curator's name (else 403: rejected,
 never rewritten) and must state the current shapes version.

@@ -46,7 +46,7 @@ from exmech.validation import (
 )
 
 ATTRIBUTED = vocab.PROV + "wasAttributedTo"
-VALIDATED = vocab.EXM + "validatedAgainst"
+VALIDATED = vocab.DCTERMS + "conformsTo"
 CLAIM_SLUG = re.compile(r"^[0-9a-f]{20}$")
 _KINDS = {vocab.EXM + "Claim", vocab.EXM + "Retraction"}
 OWN_RESOURCES_CHECK = f"{vocab.SHAPES}#OwnResourcesCheck"
@@ -179,7 +179,7 @@ def publication_problems(
             problems.append(
                 finding(
                     subject,
-                    f"exm:validatedAgainst is <{obj}>, but this service validates against "
+                    f"dcterms:conformsTo is <{obj}>, but this service validates against "
                     f"<{shapes_version}>: state that version.",
                 )
             )

@@ -24,7 +24,7 @@ SUBMISSION_FORMATS = (
     formats.NTRIPLES,
     formats.JSONLD,
 )
-FIELD_NAMES = ("study", "location", "status", "note", "wording")
+FIELD_NAMES = ("study", "location", "status", "note", "wording", "direction", "direction_note")
 _IRI = re.compile(r"^https?://\S+$")
 _STATUS = re.compile(r"^[A-Z][A-Za-z]*$")
 
@@ -45,7 +45,10 @@ class Fields:
 
     ``study`` (IRI or slug such as ``sherman-2013``), ``location`` (where in the study),
     ``status`` (an ``exm:MediatorStatus`` local name such as ``MediationTested``, or its IRI),
-    ``wording`` (the source's words) and the optional ``note``.
+    ``wording`` (the source's words) and the optional ``note``; ``direction`` (an
+    ``exm:FindingDirection`` name: Supports, NoEffect, Contradicts, NotReported, the default)
+    with ``direction_note``, the source's words for it. The evidence level follows from the
+    status and the ECO evidence kind from the level (docs/model.md, Evidence).
     """
 
     study: str | None = None
@@ -53,13 +56,15 @@ class Fields:
     status: str | None = None
     note: str | None = None
     wording: str | None = None
+    direction: str | None = None
+    direction_note: str | None = None
 
     @classmethod
     def of(cls, values: Mapping[str, str]) -> Fields:
         """The fields present in a mapping; blank values count as absent.
 
-        >>> Fields.of({"study": " wun-2021 ", "note": ""})
-        Fields(study='wun-2021', location=None, status=None, note=None, wording=None)
+        >>> Fields.of({"study": " wun-2021 ", "note": ""}).study
+        'wun-2021'
         """
         return cls(**{k: (values.get(k) or "").strip() or None for k in FIELD_NAMES})
 
@@ -72,6 +77,8 @@ class Fields:
             self.status or defaults.status,
             note,
             self.wording or defaults.wording,
+            self.direction or defaults.direction,
+            self.direction_note if self.direction else defaults.direction_note,
         )
 
     def provenance(self, base: str) -> nanopub.Provenance:
@@ -103,7 +110,31 @@ class Fields:
                     f"not {self.status!r}"
                 )
         return nanopub.Provenance(
-            rdflib.URIRef(study), self.location, status, self.note, self.wording
+            rdflib.URIRef(study),
+            self.location,
+            status,
+            self.note,
+            self.wording,
+            evidence=self.evidence(status),
+        )
+
+    def evidence(self, status: rdflib.URIRef | None) -> nanopub.Evidence | None:
+        """Level (from the status), direction and ECO kind; None without a known status."""
+        name = str(status or "").removeprefix(vocab.EXM)
+        if name not in nanopub.LEVELS:
+            return None  # the shapes then say what is missing
+        direction = self.direction or "NotReported"
+        if direction not in nanopub.DIRECTIONS:
+            raise BadRequest(
+                f"direction must be one of {', '.join(nanopub.DIRECTIONS)}, not {direction!r}"
+            )
+        level = nanopub.LEVELS[name]
+        proposed = level == "ProposedAsRationale"
+        return nanopub.Evidence(
+            level=rdflib.URIRef(vocab.EXM + level),
+            direction=rdflib.URIRef(vocab.EXM + direction),
+            kind=nanopub.ECO_AUTHOR_STATEMENT if proposed else nanopub.ECO_CLINICAL_STUDY,
+            direction_note=self.direction_note,
         )
 
 

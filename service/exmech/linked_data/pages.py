@@ -204,6 +204,7 @@ def home(cache: AnswerCache) -> dict[str, Any]:
         "chart": theme_chart(themes),
         "completeness": completeness[0] if completeness else None,
         "counts": counts,
+        "evidence": _rows(cache, "evidence-counts"),
     }
 
 
@@ -214,12 +215,87 @@ def mechanism_summary(cache: AnswerCache) -> list[dict[str, Any]]:
     return _rows(cache, "page-mechanism-summary")
 
 
+def _n(row: dict[str, Any], key: str) -> int:
+    return int(row.get(key) or 0)
+
+
+def _studies(n: int) -> str:
+    return f"{n} {'study' if n == 1 else 'studies'}"
+
+
+def verdict_sentence(label: str, row: dict[str, Any] | None) -> str:
+    """One plain sentence from a verdict row (mechanism-verdict or exercise-mechanism-verdict).
+
+    A null finding appears only as "no change" or "did not explain", never among the others.
+
+    >>> row = {"proposed": 10, "proposedInReviews": 1, "measured": 1, "measuredChanged": 1,
+    ...        "mediatorTested": 1, "notExplained": 1}
+    >>> for part in verdict_sentence("Motor control", row).split("; "):
+    ...     print(part)
+    Motor control: proposed in 10 studies (1 of them a review)
+    measured as an outcome in 1 (1 changed, 0 no change)
+    tested as a mediator in 1 (explained in 0, did not explain in 1).
+    >>> verdict_sentence("Mastery", None)
+    'Mastery: no current claims yet.'
+    """
+    if not row:
+        return f"{label}: no current claims yet."
+    parts = []
+    if proposed := _n(row, "proposed"):
+        reviews = _n(row, "proposedInReviews")
+        of = f" ({reviews} of them {'a review' if reviews == 1 else 'reviews'})" if reviews else ""
+        parts.append(f"proposed in {_studies(proposed)}{of}")
+    if measured := _n(row, "measured"):
+        parts.append(
+            f"measured as an outcome in {measured} ({_n(row, 'measuredChanged')} changed, "
+            f"{_n(row, 'measuredNoChange')} no change)"
+        )
+    if tested := _n(row, "mediatorTested"):
+        parts.append(
+            f"tested as a mediator in {tested} (explained in {_n(row, 'explained')}, "
+            f"did not explain in {_n(row, 'notExplained')})"
+        )
+    if moderated := _n(row, "moderatorTested"):
+        parts.append(
+            f"tested as a moderator in {moderated} (modified the effect in {_n(row, 'modified')})"
+        )
+    if pooled := _n(row, "pooled"):
+        parts.append(f"pooled in {pooled} {'review' if pooled == 1 else 'reviews'}")
+    return f"{label}: {'; '.join(parts)}."
+
+
+def direction_class(row: dict[str, Any] | None) -> str:
+    """How an evidence-map cell is coloured: by the direction of its findings.
+
+    >>> [direction_class(r) for r in ({"supporting": 1}, {"nullOrContradicting": 2},
+    ...  {"supporting": 1, "nullOrContradicting": 1}, {"findings": 3}, {"proposed": 1}, None)]
+    ['supports', 'null', 'mixed', 'examined', 'proposed', 'proposed']
+    """
+    row = row or {}
+    support, null = _n(row, "supporting"), _n(row, "nullOrContradicting")
+    if support and null:
+        return "mixed"
+    if support:
+        return "supports"
+    if null:
+        return "null"
+    return "examined" if _n(row, "findings") else "proposed"
+
+
+def mechanism_verdicts(cache: AnswerCache) -> dict[str, dict[str, Any]]:
+    """Mechanism IRI -> its verdict row (mechanisms with current claims only)."""
+    return {r["mechanism"]: r for r in _rows(cache, "mechanism-verdict")}
+
+
 def theme(cache: AnswerCache, d: Description, base: str) -> dict[str, Any]:
     frequency = [r for r in _rows(cache, "theme-frequencies") if r["theme"] == d.iri]
-    return {
-        "mechanisms": [r for r in mechanism_summary(cache) if r["theme"] == d.iri],
-        "frequency": frequency[0] if frequency else None,
-    }
+    verdicts = mechanism_verdicts(cache)
+    mechanisms = [
+        {**r, "verdict": verdict_sentence(r["label"], verdicts.get(r["mechanism"]))}
+        for r in mechanism_summary(cache)
+        if r["theme"] == d.iri
+    ]
+    return {"mechanisms": mechanisms, "frequency": frequency[0] if frequency else None}
 
 
 def group_by(rows: list[dict[str, Any]], key: str, label: str) -> list[dict[str, Any]]:
@@ -244,9 +320,13 @@ def mechanism(cache: AnswerCache, d: Description, base: str) -> dict[str, Any]:
     rows = _ask(cache, "mechanism-claims", slug, base)
     summary = [r for r in mechanism_summary(cache) if r["mechanism"] == d.iri]
     studies = {r["study"] for r in rows}
+    verdict = mechanism_verdicts(cache).get(d.iri)
+    label = summary[0]["label"] if summary else slug
     return {
         "groups": group_by(rows, "exercise", "exerciseLabel"),
         "summary": summary[0] if summary else None,
+        "verdict": verdict,
+        "verdict_sentence": verdict_sentence(label, verdict),
         "claim_count": len({r["claim"] for r in rows}),
         "study_count": len(studies),
     }
@@ -449,7 +529,21 @@ def resource(cache: AnswerCache, kind: str, d: Description, base: str) -> dict[s
 
 def evidence_map(cache: AnswerCache, base: str) -> dict[str, Any]:
     """Exercise types (columns) × mechanisms grouped by theme (rows); a cell counts studies."""
-    cells = _ask(cache, "evidence-map", None, base)
+    verdicts = {
+        (r["mechanism"], r["exercise"]): r for r in _rows(cache, "exercise-mechanism-verdict")
+    }
+    cells = [
+        {
+            **r,
+            "verdict": verdicts.get((r["mechanism"], r["exercise"])),
+            "direction": direction_class(verdicts.get((r["mechanism"], r["exercise"]))),
+            "sentence": verdict_sentence(
+                f"{r['mechanismLabel']} × {r['exerciseLabel']}",
+                verdicts.get((r["mechanism"], r["exercise"])),
+            ),
+        }
+        for r in _ask(cache, "evidence-map", None, base)
+    ]
     summary = {r["mechanism"]: r for r in mechanism_summary(cache)}
     theme_order = [r["theme"] for r in _rows(cache, "theme-frequencies")]
     exercises = sorted({(r["exerciseLabel"], r["exercise"]) for r in cells})

@@ -100,7 +100,7 @@ QUESTIONS: tuple[Question, ...] = (
         "claim-history",
         "/claims/{slug}/history",
         "claim-history",
-        _slug("claim", "claim", (EXM + "Claim",), "66bd78928268d95e30a2"),
+        _slug("claim", "claim", (EXM + "Claim",), "b4430077aab51b613f10"),
     ),
     Question(
         "doi-claims",
@@ -118,5 +118,16 @@ QUESTIONS: tuple[Question, ...] = (
     Question("evidence-map", "/evidence-map", "evidence-map"),
     Question("theme-frequencies", "/themes/frequencies", "theme-frequencies-recomputed"),
     Question("claims-by-evidence", "/claims/by-evidence", "claims-by-evidence"),
+    Question("mechanism-verdicts", "/verdicts/mechanisms", "mechanism-verdict"),
+    Question(
+        "exercise-mechanism-verdicts", "/verdicts/exercise-mechanisms", "exercise-mechanism-verdict"
+    ),
+    Question("mediation-explains", "/questions/mediation-explains", "mediation-explains"),
+    Question("null-findings", "/questions/null-findings", "null-findings"),
+    Question(
+        "proposals-outnumber-tests",
+        "/questions/proposals-outnumber-tests",
+        "proposals-outnumber-tests",
+    ),
 )
 QUESTION = {q.name: q for q in QUESTIONS}

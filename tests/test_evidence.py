@@ -1,0 +1,404 @@
+"""Issue 14: the evidence questions give exact answers, and no null or negative finding is ever
+counted as support, by the assertions, a shipped question, an API answer, a page or the map.
+
+The expected answers come from an independent model of the source tables (data/sources/), read
+with the coding rules data/README.md states, not from the importer's output.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import shutil
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+from conftest import ROOT, select
+from exmech import importer, queries
+from exmech.app import create_app
+from exmech.settings import Settings
+from exmech.store.embedded import EmbeddedStore
+from flask import Flask
+from flask.testing import FlaskClient
+
+ID = "https://w3id.org/exmech/id/"
+EXM = "https://w3id.org/exmech/ontology#"
+SOURCES = ROOT / "data" / "sources"
+# data/README.md, "Evidence coding": the level is a rule on the table's mediator code.
+LEVEL = {
+    "NotMeasured": "ProposedAsRationale",
+    "Planned": "ProposedAsRationale",
+    "TestedInCompanionPaper": "ProposedAsRationale",
+    "OutcomeOnly": "MeasuredAsOutcome",
+    "MediationTested": "TestedAsMediator",
+    "MechanismTested": "TestedAsMediator",
+    "ModeratorTested": "TestedAsModerator",
+    "PooledOutcome": "PooledInReview",
+}
+NULL = {"NoEffect", "Contradicts"}
+# How the table words a null or negative result; read apart from the mapping's direction column.
+NULL_WORDING = re.compile(
+    r"no change|not improved|unchanged|did not explain|little or no correlation|"
+    r"no whole-disc group difference",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Row:
+    study: str
+    exercise: str
+    mechanism: str
+    level: str
+    direction: str
+
+
+def model() -> tuple[set[Row], set[str], dict[str, str]]:
+    """Claims as (study slug, exercise, mechanism, level, direction); review slugs; labels."""
+    trials = list(csv.DictReader(open(SOURCES / "trials.csv", encoding="utf-8")))
+    slugs = importer.study_slugs(trials)
+    reviews = {
+        slugs[t["key"]]
+        for t in trials
+        if "review" in t["study_type"].lower() or "meta-analysis" in t["study_type"].lower()
+    }
+    labels = {slugs[t["key"]]: f"{importer.surname(t['first_author'])} {t['year']}" for t in trials}
+    rows = set()
+    for m in csv.DictReader(open(SOURCES / "mechanism-mapping.csv", encoding="utf-8")):
+        if m["mechanism"]:
+            for exercise in m["exercise_types"].split():
+                level = LEVEL[m["mediator_status"]]
+                rows.add(Row(slugs[m["key"]], exercise, m["mechanism"], level, m["direction"]))
+    return rows, reviews, labels
+
+
+ROWS, REVIEWS, LABELS = model()
+
+
+def verdict(rows: set[Row], key: tuple[str, ...]) -> dict[tuple[str, ...], dict[str, int]]:
+    """The verdict counts of docs/model.md, per mechanism or per (exercise, mechanism)."""
+    per_study: dict[tuple[str, ...], dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for r in rows:
+        group = tuple(getattr(r, k) for k in key)
+        flags = per_study[group]
+        flags["studies"].add(r.study)
+        finding = r.level != "ProposedAsRationale"
+        support, null = r.direction == "Supports", r.direction in NULL
+        for name, hit in (
+            ("proposed", not finding),
+            ("proposedInReviews", not finding and r.study in REVIEWS),
+            ("measured", r.level == "MeasuredAsOutcome"),
+            ("measuredChanged", r.level == "MeasuredAsOutcome" and support),
+            ("measuredNoChange", r.level == "MeasuredAsOutcome" and null),
+            ("mediatorTested", r.level == "TestedAsMediator"),
+            ("explained", r.level == "TestedAsMediator" and support),
+            ("notExplained", r.level == "TestedAsMediator" and null),
+            ("moderatorTested", r.level == "TestedAsModerator"),
+            ("modified", r.level == "TestedAsModerator" and support),
+            ("pooled", r.level == "PooledInReview"),
+            ("findings", finding),
+            ("findingsFromTrials", finding and r.study not in REVIEWS),
+            ("findingsFromReviews", finding and r.study in REVIEWS),
+            ("supporting", support),
+            ("nullOrContradicting", null),
+        ):
+            if hit:
+                flags[name].add(r.study)
+    return {g: {k: len(v) for k, v in f.items()} for g, f in per_study.items()}
+
+
+COLUMNS = [
+    "studies proposed proposedInReviews measured measuredChanged measuredNoChange mediatorTested "
+    "explained notExplained moderatorTested modified pooled findings findingsFromTrials "
+    "findingsFromReviews supporting nullOrContradicting"
+][0].split()
+
+
+def slug(iri: str) -> str:
+    return iri.rsplit("/", 1)[-1]
+
+
+def ask(reader: object, name: str) -> list[dict[str, str]]:
+    return select(reader, queries.load(name).text)
+
+
+# --- exact answers ----------------------------------------------------------------------
+
+
+def test_mechanism_verdicts_are_exact(reader: object) -> None:
+    expected = verdict(ROWS, ("mechanism",))
+    got = {
+        (slug(r["mechanism"]),): {c: int(r[c]) for c in COLUMNS}
+        for r in ask(reader, "mechanism-verdict")
+    }
+    assert got == {k: {c: v.get(c, 0) for c in COLUMNS} for k, v in expected.items()}
+    # The sentence the pages print, for one mechanism with a null mediator test.
+    assert (
+        got[("motor-control",)]["notExplained"] == 1 and got[("motor-control",)]["explained"] == 0
+    )
+
+
+def test_exercise_mechanism_verdicts_are_exact(reader: object) -> None:
+    expected = verdict(ROWS, ("exercise", "mechanism"))
+    got = {
+        (slug(r["exercise"]), slug(r["mechanism"])): {c: int(r[c]) for c in COLUMNS}
+        for r in ask(reader, "exercise-mechanism-verdict")
+    }
+    assert got == {k: {c: v.get(c, 0) for c in COLUMNS} for k, v in expected.items()}
+
+
+def test_null_findings_are_exactly_the_null_and_contradicting_claims(reader: object) -> None:
+    expected = {(r.study, r.exercise, r.mechanism) for r in ROWS if r.direction in NULL}
+    rows = ask(reader, "null-findings")
+    assert {(slug(r["study"]), slug(r["exercise"]), slug(r["mechanism"])) for r in rows} == expected
+    assert len(rows) == len(expected) == 30
+    assert all(NULL_WORDING.search(r["wording"]) for r in rows), rows
+
+
+def test_mediation_explains_is_exact(reader: object) -> None:
+    tested: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for r in ROWS:
+        if r.level == "TestedAsMediator":
+            tested[r.mechanism][r.direction].add(r.study)
+    expected = {}
+    for mechanism, by in tested.items():
+        explained = by["Supports"]
+        if explained:
+            failed = (by["NoEffect"] | by["Contradicts"]) - explained
+            unreported = by["NotReported"] - explained - failed
+            names = sorted(LABELS[s] for s in explained)
+            expected[mechanism] = (len(explained), len(failed), len(unreported), names)
+    got = {
+        slug(r["mechanism"]): (
+            int(r["explainedIn"]),
+            int(r["notExplainedIn"]),
+            int(r["notReportedIn"]),
+            sorted(r["studies"].split(", ")),
+        )
+        for r in ask(reader, "mediation-explains")
+    }
+    assert got == expected
+    assert set(got) == {
+        "endorphins", "exercise-adherence", "fear-avoidance", "catastrophizing",
+        "pain-self-efficacy", "psychological-distress", "sleep",
+    }  # fmt: skip
+
+
+def test_proposals_outnumber_tests_is_exact(reader: object) -> None:
+    proposed, tested = defaultdict(set), defaultdict(set)
+    for r in ROWS:
+        if r.level == "ProposedAsRationale":
+            proposed[r.mechanism].add(r.study)
+        if r.level in ("TestedAsMediator", "TestedAsModerator"):
+            tested[r.mechanism].add(r.study)
+    expected = {
+        m: (len(proposed[m]), len(tested[m]), len(proposed[m]) - len(tested[m]))
+        for m in proposed
+        if len(proposed[m]) > len(tested[m])
+    }
+    rows = ask(reader, "proposals-outnumber-tests")
+    got = {
+        slug(r["mechanism"]): (int(r["proposedIn"]), int(r["testedIn"]), int(r["gap"]))
+        for r in rows
+    }
+    assert got == expected
+    gaps = [int(r["gap"]) for r in rows]
+    assert gaps == sorted(gaps, reverse=True) and got["motor-control"] == (10, 1, 9)
+
+
+# --- no null finding counted as support ---------------------------------------------------
+
+
+def shipped_dataset(drop: set[str] = frozenset()) -> ox.Store:
+    """The shipped files in memory, leaving out the four graphs of the claims in ``drop``."""
+    store = ox.Store()
+    for path in sorted((ROOT / "ontology").glob("*.ttl")):
+        store.load(
+            path=str(path), format=ox.RdfFormat.TURTLE, to_graph=ox.NamedNode(f"urn:{path.name}")
+        )
+    for path in sorted((ROOT / "data").glob("*.ttl")):
+        store.load(
+            path=str(path), format=ox.RdfFormat.TURTLE, to_graph=ox.NamedNode(f"urn:{path.name}")
+        )
+    store.load(path=str(ROOT / "data" / "claims.trig"), format=ox.RdfFormat.TRIG)
+    for claim in drop:
+        for part in ("head", "assertion", "provenance", "pubinfo"):
+            store.remove_graph(ox.NamedNode(f"{ID}graph/{slug(claim)}-{part}"))
+    return store
+
+
+def run(store: ox.Store, name: str) -> list[dict[str, str]]:
+    result = store.query(queries.load(name).text, use_default_graph_as_union=True)
+    return [{v.value: s[v].value for v in result.variables if s[v] is not None} for s in result]
+
+
+def null_claims(store: ox.Store) -> set[str]:
+    """Claims whose table wording (the mediator note) reports a null or negative result."""
+    text = f"""PREFIX np: <http://www.nanopub.org/nschema#>
+    SELECT ?claim ?note WHERE {{ ?claim np:hasProvenance ?p ; np:hasAssertion ?a .
+      GRAPH ?p {{ ?a <{EXM}mediatorStatusNote> ?note }} }}"""
+    return {
+        s["claim"].value
+        for s in store.query(text, use_default_graph_as_union=True)
+        if NULL_WORDING.search(s["note"].value)
+    }
+
+
+@pytest.fixture(scope="module")
+def stores() -> tuple[ox.Store, ox.Store, set[str]]:
+    full = shipped_dataset()
+    nulls = null_claims(full)
+    assert len(nulls) == 30  # Mannion part 3 (15), Steiger (9), Owen, Liu, Chatzitheodorou, Neason
+    return full, shipped_dataset(nulls), nulls
+
+
+SUPPORT_COUNTS = ("supporting", "explained", "measuredChanged", "modified")
+
+
+def test_assertions_alone_never_read_a_null_finding_as_support(stores) -> None:
+    full, _, nulls = stores
+
+    def stating(predicate: str) -> set[str]:
+        text = (
+            "SELECT ?claim WHERE { ?claim <http://www.nanopub.org/nschema#hasAssertion> ?a . "
+            f"GRAPH ?a {{ ?e <{EXM}{predicate}> ?m }} }}"
+        )
+        return {s["claim"].value for s in full.query(text, use_default_graph_as_union=True)}
+
+    supported = stating("supportedMechanism")
+    assert supported and not supported & nulls
+    assert not stating("proposedMechanism") & nulls
+    assert stating("unsupportedMechanism") == nulls
+
+
+@pytest.mark.parametrize(
+    "name,key",
+    [
+        ("mechanism-verdict", ("mechanism",)),
+        ("exercise-mechanism-verdict", ("exercise", "mechanism")),
+    ],
+)
+def test_null_findings_add_nothing_to_any_support_count(
+    stores, name: str, key: tuple[str, ...]
+) -> None:
+    """Taking every null claim out changes no supporting number a shipped question gives."""
+    full, without, nulls = stores
+
+    def counts(store: ox.Store) -> dict[tuple[str, ...], tuple[int, ...]]:
+        return {
+            tuple(r[k] for k in key): tuple(int(r[c]) for c in SUPPORT_COUNTS)
+            for r in run(store, name)
+        }
+
+    with_nulls, without_nulls = counts(full), counts(without)
+    for group, support in without_nulls.items():
+        assert with_nulls[group] == support, group
+    for group in set(with_nulls) - set(without_nulls):  # only null claims there
+        assert with_nulls[group] == (0, 0, 0, 0), group
+
+
+def test_null_findings_add_nothing_to_mediation_evidence(stores) -> None:
+    full, without, nulls = stores
+
+    def explained(store: ox.Store) -> dict[str, tuple[str, str]]:
+        return {
+            r["mechanism"]: (r["explainedIn"], r["studies"])
+            for r in run(store, "mediation-explains")
+        }
+
+    assert explained(full) == explained(without)
+    for row in run(full, "mediation-explains"):
+        assert not set(row["claims"].split()) & nulls, row
+
+
+# --- pages, API and the evidence map --------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory, built_state: Path) -> Iterator[Flask]:
+    state = tmp_path_factory.mktemp("evidence") / "state"
+    shutil.copytree(built_state, state)
+    settings = Settings(state_dir=state, data_root=ROOT, log_requests=False)
+    store = EmbeddedStore(settings, workers=False)
+    yield create_app(settings, store=store)
+    store.close()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def test_api_verdicts_count_no_null_finding_as_support(client: FlaskClient, stores) -> None:
+    _, without, nulls = stores
+    body = client.get("/api/verdicts/mechanisms").get_json()
+    clean = {r["mechanism"]: r for r in run(without, "mechanism-verdict")}
+    for row in body["rows"]:
+        base = clean.get(row["mechanism"], {})
+        for count in SUPPORT_COUNTS:
+            assert row[count] == int(base.get(count, 0)), (row["mechanism"], count)
+    answer = client.get("/api/questions/null-findings").get_json()
+    assert {r["claim"] for r in answer["rows"]} == nulls
+
+
+def test_the_evidence_map_colours_null_only_cells_as_null(client: FlaskClient, stores) -> None:
+    full, without, nulls = stores
+    html = client.get("/evidence-map").get_data(as_text=True)
+    cells = re.findall(
+        r'<td class="hit dir-([a-z]+)"[^>]*>'
+        r'<a href="/id/mechanism/([a-z0-9-]+)#exercise-([a-z0-9-]+)"',
+        html,
+    )
+    assert cells
+    support = {
+        (slug(r["mechanism"]), slug(r["exercise"]))
+        for r in run(without, "exercise-mechanism-verdict")
+        if int(r["supporting"])
+    }
+    null_only = {
+        (slug(r["mechanism"]), slug(r["exercise"]))
+        for r in run(full, "exercise-mechanism-verdict")
+        if int(r["nullOrContradicting"]) and not int(r["supporting"])
+    }
+    assert null_only
+    for direction, mechanism, exercise in cells:
+        if direction in ("supports", "mixed"):
+            assert (mechanism, exercise) in support, (mechanism, exercise)
+        if (mechanism, exercise) in null_only:
+            assert direction == "null", (mechanism, exercise, direction)
+
+
+def test_mechanism_and_theme_pages_state_the_verdict(client: FlaskClient) -> None:
+    html = client.get("/id/mechanism/muscle-strength").get_data(as_text=True)
+    assert (
+        "Muscle strength: proposed in 6 studies; measured as an outcome in 6 (1 changed, "
+        "0 no change); tested as a mediator in 2 (explained in 0, did not explain in 2)." in html
+    )
+    theme = client.get("/id/theme/neuromuscular").get_data(as_text=True)
+    assert "tested as a mediator in 2 (explained in 0, did not explain in 2)" in theme
+    home = client.get("/").get_data(as_text=True)
+    assert "no effect or no association" in home and "tested as mediator" in home
+
+
+def test_exmech_stats_counts_by_level_and_direction(built_state: Path) -> None:
+    from click.testing import CliRunner
+    from exmech.cli import main
+
+    result = CliRunner().invoke(main, ["--state-dir", str(built_state), "stats"])
+    assert result.exit_code == 0, result.output
+    line = next(
+        x for x in result.output.splitlines() if "exm:TestedAsMediator" in x and "exm:NoEffect" in x
+    )
+    assert line.split()[-2:] == ["24", "2"]  # Mannion 2001 part 3 (15) and Steiger 2012 (9)
+
+
+def test_the_three_questions_are_in_the_readme() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for name in ("mediation-explains", "null-findings", "proposals-outnumber-tests"):
+        assert f"exmech query {name}" in readme, name
+        json.dumps(name)
