@@ -57,7 +57,7 @@ def test_list_names_every_shipped_question_with_what_it_takes(exmech) -> None:
     ("typed", "nearest"),
     [
         ("theme-frequency", "theme-frequencies, theme-frequencies-recomputed"),
-        ("mechanism-claim", "mechanism-claims, mechanisms-by-theme"),
+        ("mechanism-claim", "mechanism-claims, mechanism-verdict, mechanisms-by-theme"),
         ("completness.rq", "completeness"),
     ],
 )

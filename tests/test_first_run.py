@@ -28,7 +28,7 @@ pytestmark = pytest.mark.live
 EXMECH = str(Path(sys.executable).parent / "exmech")
 CLAIM = (
     "@prefix exm: <https://w3id.org/exmech/ontology#> .\n"
-    "<https://w3id.org/exmech/id/exercise/pilates> exm:proposedMechanism "
+    "<https://w3id.org/exmech/id/exercise/pilates> exm:examinedMechanism "
     "<https://w3id.org/exmech/id/mechanism/motor-control> .\n"
 )
 FIELDS = "study=cruz-diaz-2018&location=abstract&status=OutcomeOnly&wording=motor%20control"

@@ -25,9 +25,9 @@ RESOURCES = [
     "/id/exercise/yoga",
     "/id/study/aasa-2015",
     "/id/study/wun-2021",
-    "/id/claim/00258add944d0b45ee0a",
+    "/id/claim/edbee72d3a071e03ea2a",
     "/id/curator/exmech-import",
-    "/id/graph/00258add944d0b45ee0a-provenance",
+    "/id/graph/edbee72d3a071e03ea2a-provenance",
 ]
 LD = "application/ld+json"
 
@@ -76,7 +76,7 @@ def test_a_mechanism_reads_as_plain_names(live_server: LiveServer) -> None:
     assert doc["@context"] == CONTEXT_IRI
     assert doc["@id"] == "https://w3id.org/exmech/id/mechanism/motor-control"
     assert doc["@type"] == "Mechanism"
-    assert doc["prefLabel"] == "Motor control"
+    assert doc["prefLabel"] == {"@language": "en", "@value": "Motor control"}  # tagged data
     assert doc["inTheme"] == "https://w3id.org/exmech/id/theme/neuromuscular"
 
 
@@ -119,7 +119,7 @@ def test_the_expanded_form_is_there_when_asked_for(
     expanded = response.json()
     assert isinstance(expanded, list)
     (node,) = expanded
-    assert node[vocab.SKOS + "prefLabel"] == [{"@value": "Motor control"}]
+    assert node[vocab.SKOS + "prefLabel"] == [{"@value": "Motor control", "@language": "en"}]
     # Compacting it again with the published context gives the compacted answer.
     compact = jsonld.compact(expanded, CONTEXT_IRI, {"documentLoader": loader(live_server)})
     compact["@context"] = CONTEXT_IRI

@@ -324,9 +324,13 @@ def test_curator_of_every_shipped_claim(case: tuple[AnswerCache, Model]) -> None
     cache, model = case
     rows = ask(cache, "curator-nanopublications", "exmech-import")
     expected = {c.iri for c in model.current.values() if c.curator == IMPORT}
+    # and the import's retractions of the 8 withdrawn claims of release 0.1.0 (issue 14)
+    withdrawals = {iri for iri, (curator, _, _) in model.retractions.items() if curator == IMPORT}
+    assert len(withdrawals) == 8
+    expected |= withdrawals
     assert {r["nanopub"] for r in rows} == expected and len(rows) == len(expected)
-    assert {r["kind"] for r in rows} == {"claim"}
-    assert {r["created"] for r in rows} == {"2026-11-27T00:00:00Z"}
+    assert {r["kind"] for r in rows} == {"claim", "retraction"}
+    assert {r["created"] for r in rows} == {"2026-11-27T00:00:00Z", "2026-12-03T00:00:00Z"}
 
 
 def test_fictional_curators_in_force(history: AnswerCache) -> None:

@@ -167,7 +167,8 @@ def test_tampering_with_one_triple_fails_the_toolkit_check(
     _state, folder, _stdout = exported
     trig = sorted(folder.glob("*.trig"))[0].read_text()
     quads = list(ox.parse(trig.encode(), format=ox.RdfFormat.TRIG))
-    assertion = next(q for q in quads if q.predicate.value == vocab.EXM + "proposedMechanism")
+    links = {vocab.EXM + p for p in ("proposed", "supported", "unsupported", "examined")}
+    assertion = next(q for q in quads if q.predicate.value in {f"{x}Mechanism" for x in links})
     changed = ox.Quad(
         assertion.subject,
         assertion.predicate,
@@ -511,13 +512,15 @@ sub:assertion {
 sub:provenance {
   sub:assertion prov:wasDerivedFrom <https://w3id.org/exmech/id/study/hall-2011> ;
     exm:locationInStudy "abstract" ; exm:mediatorStatus exm:NotMeasured ;
+    exm:evidenceLevel exm:ProposedAsRationale ; exm:findingDirection exm:NotReported ;
+    exm:evidenceKind <http://purl.obolibrary.org/obo/ECO_0000302> ;
     exm:sourceWording "fictional wording for a network-made test nanopublication" .
 }
 sub:pubinfo {
   this: prov:wasAttributedTo <https://example.org/curator/ada> ;
     dcterms:created "2026-12-02T09:00:00Z"^^xsd:dateTime ;
     LICENSE
-    exm:validatedAgainst <https://w3id.org/exmech/shapes/0.1.0> .
+    dcterms:conformsTo <https://w3id.org/exmech/shapes/0.1.0> .
   <https://example.org/curator/ada> a prov:Person ; foaf:name "Ada Example" .
 }
 """

@@ -562,6 +562,11 @@ def serve(ctx: click.Context, **flags: Any) -> None:
 )
 @field_options
 @click.option(
+    "--direction",
+    help="For bare assertion triples: Supports, NoEffect, Contradicts or NotReported (default).",
+)
+@click.option("--direction-note", help="For bare assertion triples: the source's words for it.")
+@click.option(
     "--sign",
     is_flag=True,
     help="Sign FILE's nanopublication here with your key first (Trusty URI + RSA signature).",

@@ -623,7 +623,7 @@ def import_activity(claim: Claim, row: Row) -> nanopub.ImportActivity:
         decisions=tuple(dict.fromkeys(m.decision() for m in claim.mappings)),
         used=(TRIALS_TABLE, MAPPING_TABLE),
         agents=(CURATOR, ORGANISATION),
-        ended=CREATED,
+        ended=None,
     )
 
 
@@ -772,7 +772,7 @@ def add_withdrawn(ds: Dataset, src: Sources, released: Sequence[Former]) -> None
                     ),
                     used=(TRIALS_TABLE, MAPPING_TABLE),
                     agents=(CURATOR, ORGANISATION),
-                    ended=CREATED,
+                    ended=None,
                 ),
             ),
             nanopub.PubInfo(CURATOR, CREATED),

@@ -103,7 +103,7 @@ class ImportActivity:
     decisions: tuple[str, ...]
     used: tuple[URIRef, ...]
     agents: tuple[URIRef, ...]
-    ended: Literal
+    ended: Literal | None = None  # the pubinfo's dcterms:created says when
 
 
 @dataclass(frozen=True)
@@ -323,7 +323,8 @@ def add_activity(graph: Graph, assertion: URIRef, node: URIRef, activity: Import
         graph.add((node, PROV.used, used))
     for agent in activity.agents:
         graph.add((node, PROV.wasAssociatedWith, agent))
-    graph.add((node, PROV.endedAtTime, activity.ended))
+    if activity.ended is not None:
+        graph.add((node, PROV.endedAtTime, activity.ended))
 
 
 def add_retraction(ds: Dataset, target: URIRef, info: PubInfo, base: str = vocab.BASE) -> URIRef:
