@@ -24,7 +24,7 @@ HTML_PATHS = [
     "/ontology",
     "/sparql",
     "/id/mechanism/motor-control",
-    "/id/claim/00258add944d0b45ee0a",
+    "/id/claim/edbee72d3a071e03ea2a",
     "/id/study/aasa-2015",
     "/id/mechanism/no-such-thing",  # a 404 page
     "/no/such/page",  # a 404 outside /id/

@@ -230,7 +230,7 @@ def test_a_submission_cannot_relabel_a_shared_mechanism(world: World) -> None:
     )
     label = f"<{vocab.ID}mechanism/motor-control> <{vocab.SKOS}prefLabel>"
     assert [line for line in page.text.splitlines() if line.startswith(label)] == [
-        f'{label} "Motor control" .'
+        f'{label} "Motor control"@en .'
     ]
     assert "Relabelled" not in httpx.get(f"{url}/api/evidence-map", timeout=30).text
     found = httpx.get(f"{url}/search", params={"q": "Relabelled"}).text

@@ -78,7 +78,7 @@ def test_a_study_page_leads_with_title_journal_year_design_and_size(
         ("/id/mechanism/motor-control", "#claims"),
         ("/id/study/aasa-2015", "#claims"),
         ("/id/exercise/yoga", "#mechanisms"),
-        ("/id/claim/00258add944d0b45ee0a", "#history"),
+        ("/id/claim/edbee72d3a071e03ea2a", "#history"),
     ],
 )
 def test_every_column_of_a_table_is_on_screen_at_390px(
