@@ -124,3 +124,19 @@ def test_the_expanded_form_is_there_when_asked_for(
     compact = jsonld.compact(expanded, CONTEXT_IRI, {"documentLoader": loader(live_server)})
     compact["@context"] = CONTEXT_IRI
     assert compact == get(live_server, path).json()
+
+
+def test_every_object_property_of_the_ontology_compacts_to_a_plain_iri() -> None:
+    """The context's IRI-valued list is the ontology's owl:ObjectProperty terms, no more, no less.
+
+    A new object property missing from the list would compact to {"@id": ...} objects.
+    """
+    ontology = rdflib.Graph().parse(ROOT / "ontology" / "exmech.ttl")
+    declared = {
+        str(term).removeprefix(vocab.EXM)
+        for term in ontology.subjects(rdflib.RDF.type, rdflib.OWL.ObjectProperty)
+        if str(term).startswith(vocab.EXM)
+    }
+    assert declared == set(context.EXM_IRI_VALUED)
+    for name in declared:
+        assert context.context()[name] == {"@id": vocab.EXM + name, "@type": "@id"}

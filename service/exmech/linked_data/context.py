@@ -97,9 +97,19 @@ def context() -> dict[str, Any]:
     return out
 
 
-# exm: properties whose values are always IRIs (the rest come through @vocab unchanged).
+# exm: properties whose values are always IRIs (the rest come through @vocab unchanged): the
+# ontology's owl:ObjectProperty terms; tests/test_jsonld.py fails when the two drift apart.
 EXM_IRI_VALUED = (
+    "assertionObject",
+    "assertionPredicate",
+    "assertionSubject",
+    "contradictedMechanism",
+    "evidenceKind",
+    "evidenceLevel",
+    "examinedMechanism",
+    "findingDirection",
     "inTheme",
+    "linkedMechanism",
     "listedIn",
     "listedMechanism",
     "mediatorStatus",
@@ -107,8 +117,12 @@ EXM_IRI_VALUED = (
     "proposedMechanism",
     "reportedIn",
     "studiesExerciseType",
+    "supportedMechanism",
     "themeBasis",
+    "unsupportedMechanism",
     "validatedAgainst",
+    "wordingReadFrom",
+    "wordingSourceKind",
 )
 
 
