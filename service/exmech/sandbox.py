@@ -205,6 +205,9 @@ def limit_memory(megabytes: int) -> str:
     limit = megabytes * 1024 * 1024
     try:
         resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+        # An allocation failure aborts the process: no core file of query data, and no time
+        # spent writing one before the pool can read the exit status.
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     except (ValueError, OSError) as exc:
         raise SandboxUnavailable(f"setrlimit(RLIMIT_DATA, {megabytes} MiB): {exc}") from exc
     return f"memory: RLIMIT_DATA {megabytes} MiB"

@@ -323,7 +323,7 @@ class _Worker:
 
     def death(self) -> str:
         """Why the process died under a query: its memory limit, or something else."""
-        self.process.join(timeout=2)  # its pipe closed: it has exited or is exiting
+        self.process.join(timeout=10)  # its pipe closed: it has exited or is exiting
         memory = self.confinement.memory_mb
         if sandbox.ran_out_of_memory(self.process.exitcode) and memory:
             return (

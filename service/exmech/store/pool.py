@@ -364,12 +364,14 @@ class QueryPool:
                     break
                 wait = min(deadline, time.monotonic() + POLL)
         except (EOFError, OSError):
+            # Read why it died before replacing it: the replacement kills the old process,
+            # and a SIGKILL that lands while an abort is still exiting hides the abort.
+            why = worker.death() if alive else ""
             self._replace(worker, lane)
             if not alive:
                 raise StoreUnavailable(
                     "a query worker had stopped before this query reached it; try again"
                 ).with_retry(1) from None
-            why = worker.death()
             with self._cond:
                 self._crashed.add(key)
             raise StoreUnavailable(
