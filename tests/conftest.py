@@ -7,6 +7,7 @@ answers, and stops it by its pid.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -44,6 +45,16 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith("EXMECH_") and key != "EXMECH_REQUIRE_ALL":
             monkeypatch.delenv(key)
+
+
+def fixture_header(path: Path) -> dict[str, str]:
+    """The ``key: value`` lines a submission fixture opens with (``# `` comments, or the
+    ``@comment`` list of a JSON-LD file): what the file expects and why."""
+    if path.suffix == ".jsonld":
+        lines = json.loads(path.read_text())["@comment"]
+    else:
+        lines = [line[2:] for line in path.read_text().splitlines() if line.startswith("# ")]
+    return dict(line.split(": ", 1) for line in lines if ": " in line)
 
 
 def free_port() -> int:

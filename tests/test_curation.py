@@ -24,7 +24,7 @@ import httpx
 import pyoxigraph as ox
 import pytest
 from click.testing import CliRunner
-from conftest import ROOT, Listener, LiveServer, select, start_server, stop_server
+from conftest import ROOT, Listener, LiveServer, fixture_header, select, start_server, stop_server
 from exmech import curation, nanopub, tokens, vocab
 from exmech.app import create_app
 from exmech.cli import main
@@ -88,11 +88,7 @@ class Case:
 
     @classmethod
     def read(cls, path: Path) -> Case:
-        if path.suffix == ".jsonld":
-            lines = json.loads(path.read_text())["@comment"]
-        else:
-            lines = [line[2:] for line in path.read_text().splitlines() if line.startswith("# ")]
-        head = dict(line.split(": ", 1) for line in lines if ": " in line)
+        head = fixture_header(path)
         token = CY_TOKEN if head.get("curator") == "cy" else ADA_TOKEN
         return cls(
             path,

@@ -19,6 +19,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import nanopub_sign
 import pyoxigraph as ox
@@ -100,6 +101,11 @@ def _write_key(key: str) -> Path:
     return path
 
 
+def on_state(runner: CliRunner, state: Path, *args: str) -> Any:
+    """Run ``exmech`` on a private state directory and the checkout's data."""
+    return runner.invoke(main, ["--state-dir", str(state), "--data-root", str(ROOT), *args])
+
+
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory: pytest.TempPathFactory, built_state: Path) -> tuple[Path, Path, str]:
     """A private state, a key made with `exmech key create`, and `exmech export --nanopub`."""
@@ -107,34 +113,17 @@ def exported(tmp_path_factory: pytest.TempPathFactory, built_state: Path) -> tup
     state = base / "state"
     shutil.copytree(built_state, state)
     runner = CliRunner()
-    made = runner.invoke(
-        main,
-        [
-            "--state-dir",
-            str(state),
-            "--data-root",
-            str(ROOT),
-            "key",
-            "create",
-            "--file",
-            str(base / "key" / "id_rsa"),
-        ],
-    )
+    made = on_state(runner, state, "key", "create", "--file", str(base / "key" / "id_rsa"))
     assert made.exit_code == 0, made.output
-    out = runner.invoke(
-        main,
-        [
-            "--state-dir",
-            str(state),
-            "--data-root",
-            str(ROOT),
-            "export",
-            "--nanopub",
-            "-o",
-            str(base / "out"),
-            "--key",
-            str(base / "key" / "id_rsa"),
-        ],
+    out = on_state(
+        runner,
+        state,
+        "export",
+        "--nanopub",
+        "-o",
+        str(base / "out"),
+        "--key",
+        str(base / "key" / "id_rsa"),
     )
     assert out.exit_code == 0, out.output
     return state, base / "out", out.stdout
@@ -207,20 +196,15 @@ def test_claims_and_trusty_iris_are_linked_both_ways_and_a_second_export_is_unch
     assert {(c, t) for c, t in pairs.items()} <= links
     assert {(t, c) for c, t in pairs.items()} <= links
     # Without a key, recorded claims are passed on unchanged.
-    again = CliRunner().invoke(
-        main,
-        [
-            "--state-dir",
-            str(state),
-            "--data-root",
-            str(ROOT),
-            "export",
-            "--nanopub",
-            "-o",
-            str(tmp_path / "again"),
-            "--key",
-            str(tmp_path / "absent"),
-        ],
+    again = on_state(
+        CliRunner(),
+        state,
+        "export",
+        "--nanopub",
+        "-o",
+        str(tmp_path / "again"),
+        "--key",
+        str(tmp_path / "absent"),
     )
     assert again.exit_code == 0, again.output
     assert again.stdout == stdout
@@ -232,20 +216,15 @@ def test_claims_and_trusty_iris_are_linked_both_ways_and_a_second_export_is_unch
 def test_export_without_a_key_says_how_to_make_one(built_state: Path, tmp_path: Path) -> None:
     state = tmp_path / "state"
     shutil.copytree(built_state, state)
-    result = CliRunner().invoke(
-        main,
-        [
-            "--state-dir",
-            str(state),
-            "--data-root",
-            str(ROOT),
-            "export",
-            "--nanopub",
-            "-o",
-            str(tmp_path / "out"),
-            "--key",
-            str(tmp_path / "none"),
-        ],
+    result = on_state(
+        CliRunner(),
+        state,
+        "export",
+        "--nanopub",
+        "-o",
+        str(tmp_path / "out"),
+        "--key",
+        str(tmp_path / "none"),
     )
     assert result.exit_code == 1 and "exmech key create" in result.output
 
@@ -254,20 +233,15 @@ def test_export_since_a_date_only_takes_later_claims(
     exported: tuple[Path, Path, str], tmp_path: Path
 ) -> None:
     state, _folder, stdout = exported
-    result = CliRunner().invoke(
-        main,
-        [
-            "--state-dir",
-            str(state),
-            "--data-root",
-            str(ROOT),
-            "export",
-            "--nanopub",
-            "-o",
-            str(tmp_path / "later"),
-            "--since",
-            "2999-01-01",
-        ],
+    result = on_state(
+        CliRunner(),
+        state,
+        "export",
+        "--nanopub",
+        "-o",
+        str(tmp_path / "later"),
+        "--since",
+        "2999-01-01",
     )
     assert (
         result.exit_code == 0 and result.stdout == "" and not list((tmp_path / "later").iterdir())
@@ -637,22 +611,17 @@ def test_signed_submission_round_trip_and_publishing(built_state: Path, tmp_path
     thread = threading.Thread(target=nanopub_server.serve_forever, daemon=True)
     thread.start()
     try:
-        out = runner.invoke(
-            main,
-            [
-                "--state-dir",
-                str(state),
-                "--data-root",
-                str(ROOT),
-                "export",
-                "--nanopub",
-                "--since",
-                "2026-12-01",
-                "-o",
-                str(tmp_path / "out"),
-                "--publish-url",
-                nanopub_server.url,
-            ],
+        out = on_state(
+            runner,
+            state,
+            "export",
+            "--nanopub",
+            "--since",
+            "2026-12-01",
+            "-o",
+            str(tmp_path / "out"),
+            "--publish-url",
+            nanopub_server.url,
         )
     finally:
         nanopub_server.shutdown()
@@ -702,8 +671,16 @@ def test_export_says_what_it_wrote_when_a_server_holds_the_store(
     try:
         holder.add(b"<https://example.org/x> <https://example.org/p> <https://example.org/o> .\n")
         key = _write_key(ADA_KEY)
-        args = ["--state-dir", str(state), "--data-root", str(ROOT), "export", "--nanopub"]
-        result = CliRunner().invoke(main, [*args, "-o", str(tmp_path / "out"), "--key", str(key)])
+        result = on_state(
+            CliRunner(),
+            state,
+            "export",
+            "--nanopub",
+            "-o",
+            str(tmp_path / "out"),
+            "--key",
+            str(key),
+        )
     finally:
         holder.close()
     assert result.exit_code == 1

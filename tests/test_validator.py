@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl
 
 import httpx
 import pytest
-from conftest import ROOT, LiveServer, start_server, stop_server
+from conftest import ROOT, LiveServer, fixture_header, start_server, stop_server
 from exmech import tokens, vocab
 from exmech.build import build
 from exmech.settings import Settings
@@ -56,11 +56,7 @@ class Case:
 
     @classmethod
     def read(cls, path: Path) -> Case:
-        if path.suffix == ".jsonld":
-            lines = json.loads(path.read_text())["@comment"]
-        else:
-            lines = [line[2:] for line in path.read_text().splitlines() if line.startswith("# ")]
-        head = dict(line.split(": ", 1) for line in lines if ": " in line)
+        head = fixture_header(path)
         return cls(
             path,
             head.get("expect", ""),
