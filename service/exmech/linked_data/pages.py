@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
@@ -473,13 +474,21 @@ def signed_versions(cache: AnswerCache, claim: str) -> list[dict[str, str]]:
     its Trusty IRI, whether hash and signature hold (and why not), the key's fingerprint."""
     out = []
     for row in _rows(cache, "signed-versions", {"claim": ("iri", claim)}):
-        try:
-            checked = signing.verify(row["content"])
-            status, key = "valid", signing.fingerprint(checked.public_key)
-        except signing.SignatureError as exc:
-            status, key = f"fails: {exc.message}", ""
+        status, key = _check(row["content"])
         out.append({"trusty": row["trusty"], "status": status, "key": key})
     return out
+
+
+@lru_cache(maxsize=1024)
+def _check(content: str) -> tuple[str, str]:
+    """(status, key fingerprint) of one signed record. The verdict depends on the record's
+    text alone, so each text is checked once, not on every view of its claim page (a check
+    is an RSA verification and briefly redirects the process's standard output)."""
+    try:
+        checked = signing.verify(content)
+    except signing.SignatureError as exc:
+        return f"fails: {exc.message}", ""
+    return "valid", signing.fingerprint(checked.public_key)
 
 
 def curator(cache: AnswerCache, d: Description, base: str) -> dict[str, Any]:
