@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass
 
 from flask import Flask, Response, g, request
-from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
-from exmech import throttle
-from exmech.errors import ExmechError, error_body
+from exmech import failures, throttle
 from exmech.headers import secure
 from exmech.settings import Settings
-from exmech.sparql import ResponseCache, add_protocol_headers
+from exmech.sparql import ResponseCache
 from exmech.store import Store, open_store
 from exmech.store.cache import AnswerCache
 
@@ -47,8 +44,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.register_blueprint(__import__("exmech.curation", fromlist=["bp"]).bp)
     app.register_blueprint(__import__("exmech.provenance", fromlist=["bp"]).bp)
     throttle.install(app, settings)
-    app.register_error_handler(ExmechError, render_error)
-    app.register_error_handler(HTTPException, render_http_error)
+    failures.install(app)
 
     app.after_request(_secure)
     if settings.log_requests:
@@ -61,45 +57,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         _log_line if settings.log_requests else None,
     )
     return app
-
-
-def render_error(error: ExmechError) -> Response:
-    """JSON for /api and /curation, plain text for /sparql and other clients (SPARQL clients
-    show it as is), a page with a way back for a browser that asks for HTML."""
-    if request.path.startswith(("/api", "/curation")):
-        response = Response(
-            json.dumps(error_body(error)), status=error.status, content_type="application/json"
-        )
-    elif (
-        not request.path.startswith("/sparql") and "text/html" in request.accept_mimetypes.values()
-    ):
-        from exmech.linked_data.routes import error_page
-
-        response = error_page(error)
-    else:
-        response = Response(
-            error.message + "\n", status=error.status, content_type="text/plain; charset=utf-8"
-        )
-    if error.retry_after is not None:
-        response.headers["Retry-After"] = str(error.retry_after)
-    if request.path.startswith("/sparql"):
-        # Routing errors (405) never reach the blueprint's own after_request.
-        add_protocol_headers(response)
-    return response
-
-
-def render_http_error(error: HTTPException) -> Response | HTTPException:
-    """Werkzeug's errors (404, 405, 413 from a long chunked body...) in the same shape."""
-    if error.code is None or error.code < 400:
-        return error
-    message = error.description or error.name
-    if isinstance(error, RequestEntityTooLarge):
-        limit = request.max_content_length
-        message = f"request body too large; this endpoint reads at most {limit} bytes"
-    response = render_error(ExmechError(message, status=error.code))
-    if isinstance(error, MethodNotAllowed) and error.valid_methods:
-        response.headers["Allow"] = ", ".join(error.valid_methods)
-    return response
 
 
 def _secure(response: Response) -> Response:

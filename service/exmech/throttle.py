@@ -14,11 +14,8 @@ The time limit on validation itself is in ``validation.validate`` (``bounded``).
 
 from __future__ import annotations
 
-import json
-
-from flask import Flask, Response, request
+from flask import Flask, request
 from flask_limiter import Limiter
-from flask_limiter.errors import RateLimitExceeded
 from flask_limiter.util import get_remote_address
 
 from exmech.errors import PayloadTooLarge
@@ -53,17 +50,3 @@ def install(app: Flask, settings: Settings, curation: str = "curation") -> None:
         key_prefix="exmech",
     )
     limiter.limit(rate, methods=["POST"])(app.blueprints[curation])
-
-    @app.errorhandler(RateLimitExceeded)
-    def _too_many(error: RateLimitExceeded) -> Response:
-        body = {
-            "ok": False,
-            "status": 429,
-            "error": (
-                f"too many curation requests from {get_remote_address()}: at most "
-                f"{error.limit.limit} (EXMECH_CURATION_RATE_LIMIT); retry after the "
-                "Retry-After header's seconds"
-            ),
-        }
-        response = Response(json.dumps(body), status=429, content_type="application/json")
-        return response

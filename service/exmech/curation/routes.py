@@ -43,11 +43,8 @@ from exmech.curation.submission import (
 from exmech.curation.wrapping import retraction
 from exmech.errors import (
     BadRequest,
-    ExmechError,
     NotAcceptable,
     PayloadTooLarge,
-    Unauthorized,
-    error_body,
 )
 from exmech.settings import Settings
 
@@ -68,7 +65,7 @@ def _desk() -> Curation:
     return desk
 
 
-def _report_format(strict: bool = True) -> formats.Format:
+def report_format(strict: bool = True) -> formats.Format:
     """JSON or Turtle for a report, by Accept; 406 when neither is acceptable (if strict)."""
     chosen = formats.negotiate(request.headers.get("Accept"), None, REPORT_OFFERS)
     if chosen is None and strict:
@@ -131,28 +128,10 @@ def _accepted(desk: Curation, checked: Checked) -> Response:
 def _on_claim(slug: str) -> tuple[Curation, Curator | None, str]:
     """The desk, curator and stored claim of a write on ``slug``, checked in the order
     406, 401/403, 404."""
-    _report_format()
+    report_format()
     desk = _desk()
     curator = _curator(desk)
     return desk, curator, desk.claim(slug)
-
-
-@bp.errorhandler(ExmechError)
-def _error(error: ExmechError) -> Response:
-    """The one error shape (JSON), a 422 report as Turtle on request, a Bearer challenge."""
-    if isinstance(error, ValidationFailed) and _report_format(strict=False) == formats.TURTLE:
-        response = Response(
-            error.report.to_turtle(), status=422, content_type=formats.TURTLE.content_type
-        )
-    else:
-        response = Response(
-            json.dumps(error_body(error)), status=error.status, content_type="application/json"
-        )
-    if isinstance(error, Unauthorized):
-        extra = ', error="invalid_token"' if error.detail else ""
-        response.headers["WWW-Authenticate"] = f'Bearer realm="exmech curation"{extra}'
-    response.vary.add("Accept")
-    return response
 
 
 @bp.get("")
@@ -178,7 +157,7 @@ def index() -> Response:
 @bp.post("/validate")
 def dry_run() -> Response:
     """Name and validate a submission; 200 with the report when it conforms, else 422."""
-    fmt = _report_format()
+    fmt = report_format()
     desk = _desk()
     checked = _check_body(desk, _curator(desk, required=False))
     if not checked.report.conforms:
@@ -191,7 +170,7 @@ def dry_run() -> Response:
 @bp.post("/submissions")
 def submit() -> Response:
     """Validate and accept: 201 with the new IRIs, 200 when all existed, 422 with a report."""
-    _report_format()
+    report_format()
     desk = _desk()
     return _accepted(desk, _check_body(desk, _curator(desk)))
 

@@ -106,20 +106,6 @@ def error_page(error: ExmechError) -> Response:
     return _html("error.html", status=error.status, error=error, title=f"{error.status}")
 
 
-@bp.errorhandler(ExmechError)
-def render_error(error: ExmechError) -> Response:
-    """An HTML page for browsers, plain text for everyone else."""
-    wants = formats.negotiate(request.headers.get("Accept"), None, RESOURCE_OFFERS)
-    if wants is formats.HTML:
-        response = error_page(error)
-    else:
-        response = Response(
-            error.message + "\n", status=error.status, content_type="text/plain; charset=utf-8"
-        )
-    response.vary.add("Accept")
-    return response
-
-
 @bp.get("/")
 def home() -> Response:
     cache, settings = _services()
