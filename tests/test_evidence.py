@@ -8,6 +8,7 @@ with the coding rules data/README.md states, not from the importer's output.
 from __future__ import annotations
 
 import csv
+import html
 import json
 import re
 import shutil
@@ -16,9 +17,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pyoxigraph as ox
 import pytest
-from conftest import ROOT, select
+import rdflib
+from conftest import ROOT, LiveServer, select
 from exmech import importer, queries
 from exmech.app import create_app
 from exmech.settings import Settings
@@ -49,6 +52,26 @@ NULL_WORDING = re.compile(
 )
 
 
+def slug(iri: str) -> str:
+    return iri.rsplit("/", 1)[-1]
+
+
+# Each mechanism's theme, read from the data file with rdflib (not through a shipped query).
+THEMES = {
+    slug(str(m)): slug(str(t))
+    for m, t in rdflib.Graph()
+    .parse(ROOT / "data" / "mechanisms.ttl")
+    .subject_objects(rdflib.URIRef(EXM + "inTheme"))
+}
+
+LABELS_OF_THEMES = {
+    slug(str(t)): str(label)
+    for t, label in rdflib.Graph()
+    .parse(ROOT / "data" / "themes.ttl")
+    .subject_objects(rdflib.URIRef("http://www.w3.org/2004/02/skos/core#prefLabel"))
+}
+
+
 @dataclass(frozen=True)
 class Row:
     study: str
@@ -56,6 +79,10 @@ class Row:
     mechanism: str
     level: str
     direction: str
+
+    @property
+    def theme(self) -> str:
+        return THEMES[self.mechanism]
 
 
 def model() -> tuple[set[Row], set[str], dict[str, str]]:
@@ -119,10 +146,6 @@ COLUMNS = [
 ][0].split()
 
 
-def slug(iri: str) -> str:
-    return iri.rsplit("/", 1)[-1]
-
-
 def ask(reader: object, name: str) -> list[dict[str, str]]:
     return select(reader, queries.load(name).text)
 
@@ -141,6 +164,19 @@ def test_mechanism_verdicts_are_exact(reader: object) -> None:
     assert (
         got[("motor-control",)]["notExplained"] == 1 and got[("motor-control",)]["explained"] == 0
     )
+
+
+def test_theme_verdicts_are_exact(reader: object) -> None:
+    """Distinct studies per theme: a study with claims on several of a theme's mechanisms
+    counts once (the sum over the theme's mechanisms would count it again)."""
+    expected = verdict(ROWS, ("theme",))
+    got = {
+        (slug(r["theme"]),): {c: int(r[c]) for c in COLUMNS} for r in ask(reader, "theme-verdict")
+    }
+    assert got == {k: {c: v.get(c, 0) for c in COLUMNS} for k, v in expected.items()}
+    per_mechanism = verdict(ROWS, ("mechanism",))
+    summed = sum(v["studies"] for (m,), v in per_mechanism.items() if THEMES[m] == "neuromuscular")
+    assert got[("neuromuscular",)]["studies"] < summed
 
 
 def test_exercise_mechanism_verdicts_are_exact(reader: object) -> None:
@@ -281,6 +317,7 @@ def test_assertions_alone_never_read_a_null_finding_as_support(stores) -> None:
     [
         ("mechanism-verdict", ("mechanism",)),
         ("exercise-mechanism-verdict", ("exercise", "mechanism")),
+        ("theme-verdict", ("theme",)),
     ],
 )
 def test_null_findings_add_nothing_to_any_support_count(
@@ -402,3 +439,85 @@ def test_the_three_questions_are_in_the_readme() -> None:
     for name in ("mediation-explains", "null-findings", "proposals-outnumber-tests"):
         assert f"exmech query {name}" in readme, name
         json.dumps(name)
+
+
+# --- the theme pages, over HTTP ----------------------------------------------------------
+
+SENTENCE = {  # what the theme sentence says -> the counts it says it with
+    r"proposed in (\d+) stud(?:y|ies)(?: \((\d+) of them (?:a )?reviews?\))?": (
+        "proposed",
+        "proposedInReviews",
+    ),
+    r"measured as an outcome in (\d+) \((\d+) changed, (\d+) no change\)": (
+        "measured",
+        "measuredChanged",
+        "measuredNoChange",
+    ),
+    r"tested as a mediator in (\d+) \(explained in (\d+), did not explain in (\d+)\)": (
+        "mediatorTested",
+        "explained",
+        "notExplained",
+    ),
+    r"tested as a moderator in (\d+) \(modified the effect in (\d+)\)": (
+        "moderatorTested",
+        "modified",
+    ),
+    r"pooled in (\d+) reviews?": ("pooled",),
+}
+COUNTS_TABLE = ("proposed", "measured", "mediatorTested", "moderatorTested", "pooled")
+
+
+def test_theme_pages_state_the_theme_verdict(live_server: LiveServer) -> None:
+    """Each theme page opens with one sentence and a table of counts for the whole theme, equal
+    to distinct studies counted from the source tables; a count of 0 is left out of the
+    sentence, and no null finding is among the supporting numbers."""
+    expected = verdict(ROWS, ("theme",))
+    assert {t for (t,) in expected} >= {"neuromuscular", "psychosocial", "tissue-healing"}
+    for (theme,), counts in expected.items():
+        page = httpx.get(f"{live_server.url}/id/theme/{theme}", timeout=30)
+        assert page.status_code == 200, theme
+        found = re.search(
+            r'<section id="verdict">.*?<p class="verdict">(.*?)</p>(.*?)</section>', page.text, re.S
+        )
+        assert found, theme
+        sentence, table = html.unescape(found.group(1)), found.group(2)
+        label, _, said = sentence.partition(": ")
+        assert said.endswith(".") and label == LABELS_OF_THEMES[theme], sentence
+        parts = said[:-1].split("; ")
+        stated: dict[str, int] = {}
+        for part in parts:
+            pattern = next(p for p in SENTENCE if re.fullmatch(p, part))
+            numbers = re.fullmatch(pattern, part).groups()  # type: ignore[union-attr]
+            stated.update({k: int(n or 0) for k, n in zip(SENTENCE[pattern], numbers, strict=True)})
+        assert stated == {k: counts.get(k, 0) for k in stated}, (theme, sentence)
+        # every kind of evidence the theme has is in the sentence, and nothing it has not
+        assert {k for k in COUNTS_TABLE if k in stated} == {
+            k for k in COUNTS_TABLE if counts.get(k)
+        }
+        cells = [int(c) for c in re.findall(r"<td>(\d+)</td>", table)]
+        assert cells == [
+            counts.get(k, 0)
+            for k in (
+                "proposed measured measuredChanged measuredNoChange mediatorTested explained "
+                "notExplained moderatorTested modified pooled"
+            ).split()
+        ], (theme, cells)
+        trials = re.search(r"Findings from trials: (\d+); from reviews: (\d+)\.", table)
+        assert trials and trials.groups() == (
+            str(counts.get("findingsFromTrials", 0)),
+            str(counts.get("findingsFromReviews", 0)),
+        ), theme
+
+
+def test_api_theme_verdicts_are_exact_and_name_every_claim(client: FlaskClient) -> None:
+    """One row per theme, with the counts of the source tables and the claims counted (each
+    current claim is about one mechanism, so in exactly one theme)."""
+    body = client.get("/api/verdicts/themes").get_json()
+    assert not body["truncated"]
+    expected = verdict(ROWS, ("theme",))
+    assert {(slug(r["theme"]),): {c: r[c] for c in COLUMNS} for r in body["rows"]} == {
+        k: {c: v.get(c, 0) for c in COLUMNS} for k, v in expected.items()
+    }
+    assert len(body["rows"]) == len(expected)
+    named = [iri for r in body["rows"] for iri in r["nanopublications"]]
+    assert len(named) == len(set(named)) == len(ROWS)

@@ -250,6 +250,7 @@ WHOLE_GRAPH = {
     "page-dump",
     "mechanism-verdict",
     "exercise-mechanism-verdict",
+    "theme-verdict",
     "mediation-explains",
     "proposals-outnumber-tests",
 }

@@ -225,7 +225,8 @@ def _studies(n: int) -> str:
 
 
 def verdict_sentence(label: str, row: dict[str, Any] | None) -> str:
-    """One plain sentence from a verdict row (mechanism-verdict or exercise-mechanism-verdict).
+    """One plain sentence from a verdict row (theme-verdict, mechanism-verdict or
+    exercise-mechanism-verdict): every count is of distinct studies.
 
     A null finding appears only as "no change" or "did not explain", never among the others.
 
@@ -296,7 +297,14 @@ def theme(cache: AnswerCache, d: Description, base: str) -> dict[str, Any]:
         for r in mechanism_summary(cache)
         if r["theme"] == d.iri
     ]
-    return {"mechanisms": mechanisms, "frequency": frequency[0] if frequency else None}
+    verdict = next((r for r in _rows(cache, "theme-verdict") if r["theme"] == d.iri), None)
+    label = verdict["label"] if verdict else d.iri.rsplit("/", 1)[-1]
+    return {
+        "mechanisms": mechanisms,
+        "frequency": frequency[0] if frequency else None,
+        "verdict": verdict,
+        "verdict_sentence": verdict_sentence(label, verdict),
+    }
 
 
 def group_by(rows: list[dict[str, Any]], key: str, label: str) -> list[dict[str, Any]]:

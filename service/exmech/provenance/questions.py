@@ -119,6 +119,7 @@ QUESTIONS: tuple[Question, ...] = (
     Question("theme-frequencies", "/themes/frequencies", "theme-frequencies-recomputed"),
     Question("claims-by-evidence", "/claims/by-evidence", "claims-by-evidence"),
     Question("mechanism-verdicts", "/verdicts/mechanisms", "mechanism-verdict"),
+    Question("theme-verdicts", "/verdicts/themes", "theme-verdict"),
     Question(
         "exercise-mechanism-verdicts", "/verdicts/exercise-mechanisms", "exercise-mechanism-verdict"
     ),
