@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
-def post(host: str, port: int, query: str, accept: str) -> bytes:
+def post(host: str, port: int, query: str, accept: str, path: str = "/sparql") -> bytes:
     """A SPARQL protocol POST (``application/sparql-query`` body) as raw bytes.
 
     >>> post("h", 1, "ASK {}", "a/b").split(b"\\r\\n")[0]
@@ -24,7 +24,7 @@ def post(host: str, port: int, query: str, accept: str) -> bytes:
     """
     body = query.encode("utf-8")
     head = (
-        f"POST /sparql HTTP/1.1\r\nHost: {host}:{port}\r\nAccept: {accept}\r\n"
+        f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAccept: {accept}\r\n"
         f"Content-Type: application/sparql-query\r\nContent-Length: {len(body)}\r\n\r\n"
     )
     return head.encode("ascii") + body
