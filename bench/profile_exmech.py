@@ -4,9 +4,10 @@
     .venv/bin/python bench/profile_exmech.py --mode miss --query study-triples --synthetic
 
 Starts ``exmech serve`` on the shipped data (or the ~17k synthetic graph), drives one case
-with bench/loadgen.py, and samples the gunicorn worker and its query processes with
-``py-spy record --gil`` (bench/.venv, see README), so only Python time holding the GIL is
-counted. Prints inclusive shares per function, exmech's first.
+with wrk (bench/wrk.py; bench/loadgen.py without it), and samples the server process (waitress)
+and its query processes with ``py-spy record --gil`` (bench/.venv, see README), so only
+Python time holding the GIL is counted. Prints inclusive shares per function, exmech's
+first, and the GIL milliseconds per request they stand for.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 import generate
 import loadgen
 import run
+import wrk
 
 PY_SPY = run.RDFLIB_VENV / "bin" / "py-spy"
 FRAME = re.compile(r"(.*?) \((.*?):\d+\)")
@@ -78,21 +80,16 @@ def main() -> None:
         try:
             texts = run.bench_queries(ds)
             names = run.QUERY_NAMES if args.query == "mix" else (args.query,)
-            make = run.request_maker(server, [texts[n] for n in names], args.mode == "miss")
+            chosen = [texts[n] for n in names]
+            make = run.request_maker(server, chosen, args.mode == "miss")
             loadgen.run(run.HOST, server.port, make, 1.0)
-            worker = subprocess.run(
-                ["pgrep", "-P", str(server.process.pid)],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout.split()[0]
             raw = work / "profile.txt"
             spy = subprocess.Popen(
                 [
                     str(PY_SPY),
                     "record",
                     "-p",
-                    worker,
+                    str(server.process.pid),
                     "--subprocesses",
                     "--gil",
                     "--nonblocking",
@@ -108,18 +105,23 @@ def main() -> None:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-            result = loadgen.run(run.HOST, server.port, make, args.seconds + 1.0)
+            client = "wrk" if wrk.WRK else "loadgen"
+            result = run.measure(server, chosen, args.mode == "miss", args.seconds + 1, 8, client)
             spy.wait(timeout=60)
         finally:
             run.stop(server)
         total, inclusive = shares(raw)
+        # 250 samples per second of GIL time; per request at the rate measured meanwhile.
+        per_request = total / 250 / args.seconds / result.rps * 1000 if result.rps else 0.0
         print(
-            f"{args.mode} {args.query} on {ds.name}: {result.rps:.0f} req/s while sampled; "
-            f"{total} GIL samples"
+            f"{args.mode} {args.query} on {ds.name}: {result.rps:.0f} req/s while sampled "
+            f"({client}); {total} GIL samples in {args.seconds} s, "
+            f"{per_request:.3f} ms of GIL time per request"
         )
         ranked = sorted(inclusive.items(), key=lambda kv: (-("exmech/" in kv[0]), -kv[1]))
         for name, count in ranked[: args.top]:
-            print(f"{100 * count / total:5.1f}%  {name}")
+            share = count / total
+            print(f"{100 * share:5.1f}%  {share * per_request:6.3f} ms  {name}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
