@@ -1,10 +1,23 @@
-"""The WSGI response cache in front of /sparql: hits skip the app, writes and errors do not."""
+"""The WSGI response cache in front of /sparql: hits skip the app, writes and errors do not;
+on a live server, hits are answered on waitress's loop thread with the app's own headers."""
 
 from __future__ import annotations
 
+import io
+import shutil
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
-from exmech.sparql import ResponseCache
+import httpx
+import pytest
+from conftest import LiveServer, start_server, stop_server
+from exmech import tokens, vocab
+from exmech.headers import EVERY_RESPONSE
+from exmech.sparql import REPLAY, ResponseCache
 
 
 class FakeEndpoint:
@@ -14,9 +27,11 @@ class FakeEndpoint:
         self.calls = 0
         self.generation = "000000-a"
         self.status = "200 OK"
+        self.bodies: list[bytes] = []
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
         self.calls += 1
+        self.bodies.append(environ["wsgi.input"].read())
         start_response(
             self.status,
             [
@@ -28,20 +43,39 @@ class FakeEndpoint:
         return [f"call {self.calls} {environ.get('HTTP_ACCEPT', '')}".encode()]
 
 
+def environ_of(
+    method: str = "GET",
+    accept: str = "text/csv",
+    qs: str = "query=ASK%7B%7D",
+    body: bytes | None = None,
+    content_type: str = "application/sparql-query",
+) -> dict[str, Any]:
+    environ = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": "/sparql",
+        "QUERY_STRING": qs,
+        "HTTP_ACCEPT": accept,
+        "wsgi.input": io.BytesIO(body or b""),
+    }
+    if body is not None:
+        environ |= {"CONTENT_LENGTH": str(len(body)), "CONTENT_TYPE": content_type}
+    return environ
+
+
 def request(
-    cache: ResponseCache, method: str = "GET", accept: str = "text/csv", qs: str = "query=ASK%7B%7D"
+    cache: ResponseCache,
+    method: str = "GET",
+    accept: str = "text/csv",
+    qs: str = "query=ASK%7B%7D",
+    body: bytes | None = None,
+    content_type: str = "application/sparql-query",
 ):
     seen: dict[str, Any] = {}
 
     def start_response(status: str, headers: list[tuple[str, str]], *_: Any) -> None:
         seen["status"], seen["headers"] = status, dict(headers)
 
-    environ = {
-        "REQUEST_METHOD": method,
-        "PATH_INFO": "/sparql",
-        "QUERY_STRING": qs,
-        "HTTP_ACCEPT": accept,
-    }
+    environ = environ_of(method, accept, qs, body, content_type)
     body = b"".join(cache(environ, start_response))
     return seen["status"], seen["headers"], body
 
@@ -94,3 +128,216 @@ def test_lru_keeps_at_most_the_configured_entries() -> None:
         request(cache, qs=f"query={n}")
     request(cache, qs="query=0")
     assert app.calls == 21, "the oldest entry was evicted"
+
+
+def test_a_repeated_post_body_is_a_hit_keyed_by_body_content_type_and_accept() -> None:
+    app, cache = make()
+    first = request(cache, "POST", qs="", body=b"ASK {}")
+    second = request(cache, "POST", qs="", body=b"ASK {}")
+    assert app.calls == 1 and app.bodies == [b"ASK {}"], "the app still read the whole body"
+    assert second[2] == first[2] and second[1]["Exmech-Cache"] == "hit"
+    request(cache, "POST", qs="", body=b"ASK { }")
+    request(cache, "POST", qs="", body=b"ASK {}", content_type=FORM_TYPE)
+    request(cache, "POST", qs="", body=b"ASK {}", accept="application/sparql-results+json")
+    request(cache, "POST", qs="format=json", body=b"ASK {}")
+    request(cache, "GET", qs="")  # no query: the service description, never kept
+    assert app.calls == 6
+    assert app.bodies[1:5] == [b"ASK { }", b"ASK {}", b"ASK {}", b"ASK {}"]
+
+
+FORM_TYPE = "application/x-www-form-urlencoded"
+
+
+def test_bodies_of_unknown_or_large_length_go_to_the_app_unread() -> None:
+    app, cache = make()
+
+    def chunked() -> dict[str, Any]:
+        environ = environ_of("POST", qs="", body=b"ASK {}")
+        del environ["CONTENT_LENGTH"]
+        return environ
+
+    def large() -> dict[str, Any]:
+        return environ_of("POST", qs="", body=b"ASK {}" + b" " * cache.max_body)
+
+    for environ in (chunked(), large(), chunked(), large()):
+        original = environ["wsgi.input"]
+        assert cache.lookup(environ) is None
+        assert environ["wsgi.input"] is original and original.tell() == 0
+        b"".join(cache(environ, lambda *_: None))
+    assert app.calls == 4
+
+
+def test_lookup_leaves_the_stored_answer_in_the_environ() -> None:
+    app, cache = make()
+    request(cache, "POST", qs="", body=b"ASK {}")
+    environ = environ_of("POST", qs="", body=b"ASK {}")
+    found = cache.lookup(environ)
+    assert found is not None and environ[REPLAY] is found
+    app.generation = "000001-b"  # the app answers what was found when the request was read
+    seen: dict[str, Any] = {}
+    body = b"".join(cache(environ, lambda status, headers: seen.update(headers=dict(headers))))
+    assert body == b"call 1 text/csv" and seen["headers"]["Exmech-Cache"] == "hit"
+    assert app.calls == 1
+    assert cache.lookup(environ_of("POST", qs="", body=b"ASK {}")) is None
+
+
+# --- a live server: the fast path answers like the app ------------------------------------
+
+ADA_TOKEN, ADA = tokens.new_entry("https://example.org/curator/ada", "Ada Example")
+JSON_TYPE = "application/sparql-results+json"
+# Headers that differ between two answers of the same bytes.
+PER_RESPONSE = {"date", "exmech-cache"}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, built_state: Path) -> Iterator[LiveServer]:
+    base = tmp_path_factory.mktemp("response-cache")
+    shutil.copytree(built_state, base / "state")
+    live = start_server(base / "state", base / "server.log", EXMECH_TOKENS=ADA.line())
+    yield live
+    stop_server(live)
+
+
+def post(server: LiveServer, query: str, accept: str = JSON_TYPE, **kw: Any) -> httpx.Response:
+    response = httpx.post(
+        server.sparql,
+        content=query.encode(),
+        headers={"Content-Type": "application/sparql-query", "Accept": accept},
+        **({"timeout": 30} | kw),
+    )
+    assert response.status_code == 200, response.text
+    return response
+
+
+def fresh(text: str) -> str:
+    return f"# {uuid.uuid4()}\n{text}"
+
+
+def test_a_hit_has_the_misses_bytes_and_every_header_of_the_app(server: LiveServer) -> None:
+    query = fresh("SELECT ?s WHERE { ?s a ?type } LIMIT 7")
+    miss, hit = post(server, query), post(server, query)
+    assert (miss.headers["exmech-cache"], hit.headers["exmech-cache"]) == ("miss", "hit")
+    assert hit.content == miss.content
+    strip = {k: v for k, v in miss.headers.items() if k not in PER_RESPONSE}
+    assert {k: v for k, v in hit.headers.items() if k not in PER_RESPONSE} == strip
+    for name, value in EVERY_RESPONSE.items():
+        assert hit.headers[name] == value
+    assert "Accept" in hit.headers["vary"] and hit.headers["access-control-allow-origin"] == "*"
+    form = httpx.post(server.sparql, data={"query": query}, headers={"Accept": JSON_TYPE})
+    again = httpx.post(server.sparql, data={"query": query}, headers={"Accept": JSON_TYPE})
+    assert again.headers["exmech-cache"] == "hit"  # form (the app's answer cache) as well
+    assert again.content == form.content == miss.content
+
+
+def test_negotiation_is_part_of_the_key(server: LiveServer) -> None:
+    query = fresh("SELECT ?s WHERE { ?s a ?type } LIMIT 3")
+    as_json = post(server, query)
+    as_csv, csv_again = post(server, query, "text/csv"), post(server, query, "text/csv")
+    assert as_csv.headers["exmech-cache"] == "miss" and csv_again.headers["exmech-cache"] == "hit"
+    assert csv_again.headers["content-type"].startswith("text/csv")
+    assert csv_again.content == as_csv.content and csv_again.content.startswith(b"s\r\n")
+    by_name = post(server, query, "*/*", params={"format": "tsv"})
+    assert by_name.headers["content-type"].startswith("text/tab-separated-values")
+    assert post(server, query).content == as_json.content
+
+
+def test_a_curation_write_makes_the_next_answer_a_miss_of_the_new_generation(
+    server: LiveServer,
+) -> None:
+    exercise, mechanism = f"{vocab.ID}exercise/mckenzie", f"{vocab.ID}mechanism/sleep"
+    query = fresh(f"SELECT ?m WHERE {{ <{exercise}> <{vocab.EXM}proposedMechanism> ?m }}")
+    post(server, query)
+    before = post(server, query)
+    assert before.headers["exmech-cache"] == "hit" and mechanism not in before.text
+    accepted = httpx.post(
+        f"{server.url}/curation/submissions",
+        params={
+            "study": "wun-2021",
+            "location": "abstract",
+            "status": "NotMeasured",
+            "wording": "fictional wording",
+        },
+        content=f"<{exercise}> <{vocab.EXM}proposedMechanism> <{mechanism}> .\n".encode(),
+        headers={"Authorization": f"Bearer {ADA_TOKEN}", "Content-Type": "text/turtle"},
+        timeout=60,
+    )
+    assert accepted.status_code == 201, accepted.text
+    after = post(server, query)
+    assert after.headers["exmech-cache"] == "miss" and mechanism in after.text
+    assert after.headers["exmech-generation"] != before.headers["exmech-generation"]
+    again = post(server, query)
+    assert again.headers["exmech-cache"] == "hit" and again.content == after.content
+
+
+def raw_post(query: str) -> bytes:
+    body = query.encode()
+    return (
+        "POST /sparql HTTP/1.1\r\nHost: test\r\nContent-Type: application/sparql-query\r\n"
+        f"Accept: {JSON_TYPE}\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+
+
+def read_responses(sock: socket.socket, count: int) -> list[tuple[str, bytes]]:
+    """``count`` responses (their Exmech-Cache and body) read off one connection."""
+    data, out = b"", []
+    while len(out) < count:
+        while b"\r\n\r\n" not in data:
+            data += sock.recv(65536) or b"x" * 0 or _closed()
+        head, data = data.split(b"\r\n\r\n", 1)
+        fields = dict(line.split(b": ", 1) for line in head.split(b"\r\n")[1:] if b": " in line)
+        fields = {k.lower(): v for k, v in fields.items()}
+        length = int(fields[b"content-length"])
+        while len(data) < length:
+            data += sock.recv(65536) or _closed()
+        out.append((fields[b"exmech-cache"].decode(), data[:length]))
+        data = data[length:]
+    return out
+
+
+def _closed() -> bytes:
+    raise AssertionError("the server closed the connection")
+
+
+def test_pipelined_hits_and_misses_come_back_in_order(server: LiveServer) -> None:
+    texts = [fresh(f'SELECT ?n WHERE {{ BIND("{n}" AS ?n) }}') for n in ("one", "two", "three")]
+    post(server, texts[0]), post(server, texts[2])  # one and three are hits below, two a miss
+    with socket.create_connection(("127.0.0.1", int(server.url.rsplit(":", 1)[1])), 30) as sock:
+        sock.sendall(b"".join(raw_post(t) for t in [texts[0], texts[1], texts[2], texts[0]]))
+        answers = read_responses(sock, 4)
+    assert [cache for cache, _ in answers] == ["hit", "miss", "hit", "hit"]
+    assert [
+        body.count(b'"value":"' + n + b'"')
+        for (_, body), n in zip(answers, (b"one", b"two", b"three", b"one"), strict=True)
+    ] == [1, 1, 1, 1]
+
+
+def test_a_client_that_never_reads_its_hits_does_not_stall_the_server(
+    server: LiveServer,
+) -> None:
+    big = fresh("SELECT ?s ?p ?o WHERE { ?s ?p ?o } LIMIT 5000")
+    size = len(post(server, big).content)
+    assert post(server, big).headers["exmech-cache"] == "hit" and size > 500_000
+    port = int(server.url.rsplit(":", 1)[1])
+    hog = socket.create_connection(("127.0.0.1", port), 30)
+    try:
+        hog.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        request = raw_post(big)
+        # Far more than the server may buffer for one connection (16 MB): it must stop taking
+        # them on its loop thread, not wait there for this client.
+        sender = threading.Thread(
+            target=lambda: _send_quietly(hog, request * (40_000_000 // size)), daemon=True
+        )
+        sender.start()
+        sender.join(3)
+        for _ in range(3):
+            assert post(server, fresh("ASK { ?s ?p ?o }"), timeout=10).status_code == 200
+            assert post(server, big, timeout=10).headers["exmech-cache"] == "hit"
+    finally:
+        hog.close()
+
+
+def _send_quietly(sock: socket.socket, data: bytes) -> None:
+    try:
+        sock.sendall(data)
+    except OSError:
+        pass

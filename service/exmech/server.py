@@ -14,6 +14,11 @@ waitress this module adds what it lacks (``Gate``):
 - gunicorn's request-size limits, which clients of exmech already know: request line over
   8190 bytes 414, a header field over 8190 bytes or more than 100 fields 431.
 
+A request the app can answer from stored bytes (``Replayer``, the /sparql response cache) is
+answered on the event-loop thread as soon as it is read, without the hand-off to a request
+thread; every other request goes to the threads as before. The stored answer is found
+once, when the request is read, so the loop thread never runs a query.
+
 Nothing here forks: the embedded store's primary (RocksDB) is opened in this process, and
 query workers are started with ``spawn`` (a fresh interpreter), so no process ever inherits
 an open store (a RocksDB opened before a fork hangs its first write in the child).
@@ -36,7 +41,7 @@ from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
 from waitress.server import TcpWSGIServer
-from waitress.task import ThreadedTaskDispatcher
+from waitress.task import ThreadedTaskDispatcher, WSGITask
 from waitress.utilities import (
     BadRequest,
     Error,
@@ -53,6 +58,9 @@ MAX_HEADER_FIELD = 8190  # bytes of one "Name: value" line
 MAX_HEADER_FIELDS = 100
 MAX_HEADER_BYTES = 64 * 1024  # request line and all headers together
 CANNOT_LISTEN_EXIT = 3  # `exmech serve` exits with this when it cannot bind its address
+# environ -> the stored answer (status, headers, body) for this request, or None; it also
+# leaves the answer in the environ, so that the app sends that answer whichever thread runs it.
+Replayer = Callable[[dict[str, Any]], tuple[str, list[tuple[str, str]], bytes] | None]
 
 
 class CannotListen(Exception):
@@ -122,19 +130,41 @@ class _Parser(HTTPRequestParser):  # type: ignore[misc]
         return consumed
 
 
+class _Task(WSGITask):  # type: ignore[misc]
+    """A WSGI task that reuses the environ built when its request was read."""
+
+    def get_environment(self) -> dict[str, Any]:
+        built = getattr(self.request, "exmech_environ", None)
+        if built is not None and self.environ is None:
+            self.environ = built
+        environ: dict[str, Any] = super().get_environment()
+        return environ
+
+
 class _Channel(HTTPChannel):  # type: ignore[misc]
-    """A connection that remembers when its pending request began and its headers ended."""
+    """A connection that remembers when its pending request began and its headers ended,
+    and answers a stored answer's request on the loop thread (``_Server.add_task``)."""
 
     parser_class = _Parser
+    task_class = _Task
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.pending: object | None = None  # the parser of the request being read
         self.begun = 0.0
         self.headers_at: float | None = None
+        self.reading = False  # in received(): add_task may leave a stored answer to us
+        self.replay_due = False  # requests[0] has a stored answer to send on this thread
         super().__init__(*args, **kwargs)
 
     def received(self, data: bytes) -> bool:
-        result: bool = super().received(data)
+        self.reading = True
+        try:
+            result: bool = super().received(data)
+        finally:
+            self.reading = False
+        while self.replay_due:  # outside requests_lock, which service() takes
+            self.replay_due = False
+            self.service()  # the next request, if any, goes to the threads
         request, now = self.request, time.monotonic()
         if request is None:
             self.pending = None
@@ -179,9 +209,37 @@ class _Server(TcpWSGIServer):  # type: ignore[misc]
 
     channel_class = _Channel
 
-    def __init__(self, *args: Any, gate: Gate, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, gate: Gate, replayer: Replayer | None = None, **kwargs: Any
+    ) -> None:
         self.gate = gate
+        self.replayer = replayer
         super().__init__(*args, **kwargs)
+
+    def add_task(self, channel: _Channel) -> None:
+        """Hand the channel's request to a thread, unless it has a stored answer: then
+        mark it for the loop thread (``_Channel.received``), which sends it at once."""
+        if self.replayer is not None and channel.reading and self._replayable(channel):
+            channel.replay_due = True
+            return
+        super().add_task(channel)
+
+    def _replayable(self, channel: _Channel) -> bool:
+        """Whether the channel's one request has a stored answer the outbuf can take
+        without waiting: a loop thread must never block on its own client. waitress reads a
+        connection only when its output buffer is empty and no request is pending
+        (``HTTPChannel.readable``), and a stored answer is at most 4 MB, so this holds by
+        construction; the room check keeps it so if those limits ever change."""
+        if len(channel.requests) != 1 or not channel.connected:
+            return False
+        request = channel.requests[0]
+        if request.error:
+            return False
+        environ = WSGITask(channel, request).get_environment()
+        request.exmech_environ = environ  # reused by the task, whichever thread runs it
+        found = self.replayer(environ)  # type: ignore[misc]
+        room = self.adj.outbuf_high_watermark // 2 - channel.total_outbufs_len
+        return found is not None and len(found[2]) + 65536 <= room
 
     def handle_accept(self) -> None:
         if not self.gate.per_client:
@@ -269,8 +327,14 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def create_server(app: Callable[..., Any], settings: Settings, sock: socket.socket) -> _Server:
-    """The waitress server for ``app`` on the bound ``sock``, with exmech's limits."""
+def create_server(
+    app: Callable[..., Any],
+    settings: Settings,
+    sock: socket.socket,
+    replayer: Replayer | None = None,
+) -> _Server:
+    """The waitress server for ``app`` on the bound ``sock``, with exmech's limits;
+    ``replayer`` finds the requests ``app`` answers from stored bytes."""
     adj = Adjustments(
         threads=settings.threads,
         connection_limit=settings.max_connections,
@@ -299,6 +363,7 @@ def create_server(app: Callable[..., Any], settings: Settings, sock: socket.sock
         sockinfo=(sock.family, sock.type, sock.proto, sock.getsockname()),
         bind_socket=False,
         gate=Gate.of(settings),
+        replayer=replayer,
     )
 
 
@@ -318,7 +383,7 @@ def run(settings: Settings, bound: Callable[[], None] = lambda: None) -> None:
     from exmech.app import create_app
 
     app = create_app(settings)
-    server = create_server(app, settings, sock)
+    server = create_server(app, settings, sock, getattr(app.wsgi_app, "lookup", None))
     signal.signal(signal.SIGTERM, _stop)
     log.info(
         "serving http://%s:%s/sparql (%d threads, state %s)",

@@ -7,6 +7,7 @@ marker reads the request, calls them and builds the response.
 from __future__ import annotations
 
 import dataclasses
+import io
 import re
 import threading
 import time
@@ -454,14 +455,24 @@ def describe_service(settings: Settings, format_names: list[str]) -> Response:
     return Response(body, content_type=chosen.content_type)
 
 
-class ResponseCache:
-    """WSGI middleware: a repeated GET /sparql is answered from stored bytes, before Flask.
+ReplayKey = tuple[str, str, str, bytes, str, str]
+Replay = tuple[str, list[tuple[str, str]], bytes]
+REPLAY = "exmech.replay"  # environ key: the stored answer ``lookup`` found for this request
 
-    The key is what can change the bytes: the query string (query, graph parameters,
-    format), the Accept header and the store generation; a write moves the generation, so
-    older entries are never served again and age out. Only complete 200 answers of the
-    endpoint itself are kept (they carry ``Exmech-Cache``); everything else, POST included,
-    goes through the app (where AnswerCache still serves repeats).
+
+class ResponseCache:
+    """WSGI middleware: a repeated /sparql query is answered from stored bytes, before Flask.
+
+    GET with a query string, and POST with a body of known length up to ``max_body`` bytes
+    (``application/sparql-query`` or a form): the key is everything of the request that can
+    change the bytes: method, query string (query, graph parameters, format), Content-Type,
+    body, Accept, and the store generation. A write moves the generation, so older entries
+    are never served again and age out. Only complete 200 answers of the endpoint itself,
+    computed within one generation, are kept (they carry ``Exmech-Cache``), and they are
+    replayed with every header the app gave them (security headers, ``Vary``, CORS),
+    ``Exmech-Cache: hit`` aside; everything else goes through the app, where AnswerCache
+    still serves repeats and every limit applies. The server calls ``lookup`` when it has
+    read a request, to answer a hit on its event-loop thread (server.py).
     """
 
     def __init__(
@@ -471,39 +482,76 @@ class ResponseCache:
         entries: int,
         log: Callable[[str, str, int, float], None] | None,
         max_bytes: int = 32 * 1024 * 1024,
+        max_body: int = PLAN_CACHE_MAX_QUERY,
     ) -> None:
         self.app = app
         self.generation = generation
         self.entries = entries
         self.max_bytes = max_bytes
+        self.max_body = max_body
         self.log = log
-        self._lru: OrderedDict[tuple[str, str, str], tuple[str, list[tuple[str, str]], bytes]] = (
-            OrderedDict()
-        )
+        self._lru: OrderedDict[ReplayKey, Replay] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        if (
-            self.entries <= 0
-            or environ.get("REQUEST_METHOD") != "GET"
-            or environ.get("PATH_INFO") not in ("/sparql", "/sparql/")
-            or not environ.get("QUERY_STRING")
-        ):
-            return self.app(environ, start_response)
-        started = time.perf_counter()
-        generation = self.generation()
-        key = (environ["QUERY_STRING"], environ.get("HTTP_ACCEPT", ""), generation)
+    def _body(self, environ: dict[str, Any]) -> bytes | None:
+        """The request body when it may be a key (read, and put back for the app), else None."""
+        method = environ.get("REQUEST_METHOD")
+        if method == "GET":
+            return b"" if environ.get("QUERY_STRING") else None
+        length = environ.get("CONTENT_LENGTH") or ""
+        if method != "POST" or not length.isdigit() or int(length) > self.max_body:
+            return None  # chunked or large bodies: the app reads them under its limits
+        body: bytes = environ["wsgi.input"].read(int(length))
+        environ["wsgi.input"] = io.BytesIO(body)
+        return body if len(body) == int(length) else None
+
+    def _key(self, environ: dict[str, Any]) -> ReplayKey | None:
+        """The request's key (its body read), or None when it is not one to keep."""
+        if self.entries <= 0 or environ.get("PATH_INFO") not in ("/sparql", "/sparql/"):
+            return None
+        body = self._body(environ)
+        if body is None:
+            return None
+        method = environ["REQUEST_METHOD"]
+        return (
+            method,
+            environ.get("QUERY_STRING", ""),
+            environ.get("CONTENT_TYPE", "") if method == "POST" else "",
+            body,
+            environ.get("HTTP_ACCEPT", ""),
+            self.generation(),
+        )
+
+    def lookup(self, environ: dict[str, Any]) -> Replay | None:
+        """The stored answer to this request, also left in ``environ[REPLAY]``, or None."""
+        if REPLAY in environ:
+            return environ[REPLAY]  # type: ignore[no-any-return]
+        key = self._key(environ)
+        if key is None:
+            return None
+        environ["exmech.replay_key"] = key
         with self._lock:
             hit = self._lru.get(key)
             if hit is not None:
                 self._lru.move_to_end(key)
         if hit is not None:
-            status, headers, body = hit
+            environ[REPLAY] = hit
+        return hit
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        started = time.perf_counter()
+        hit = self.lookup(environ)
+        if hit is not None:
+            status, headers, answer = hit
             start_response(status, headers)
             if self.log is not None:
-                self.log("GET", "/sparql", int(status[:3]), started)
-            return [body]
+                self.log(environ["REQUEST_METHOD"], environ["PATH_INFO"], int(status[:3]), started)
+            return [answer]
+        key: ReplayKey | None = environ.get("exmech.replay_key")
+        if key is None:
+            return self.app(environ, start_response)
+        generation = key[-1]
         captured: dict[str, Any] = {}
 
         def capture(status: str, headers: list[tuple[str, str]], *args: Any) -> Any:
@@ -512,7 +560,7 @@ class ResponseCache:
 
         chunks = self.app(environ, capture)
         try:
-            body = b"".join(chunks)
+            answer = b"".join(chunks)
         finally:
             close = getattr(chunks, "close", None)
             if close is not None:
@@ -522,22 +570,21 @@ class ResponseCache:
         if (
             captured.get("status", "").startswith("200")
             and named.get("exmech-cache") == "miss"
-            and named.get("exmech-generation") == generation
-            and len(body) <= self.max_bytes // 8
+            and named.get("exmech-generation") == generation == self.generation()
+            and len(answer) <= self.max_bytes // 8
         ):
             replay = [(n, "hit" if n.lower() == "exmech-cache" else v) for n, v in headers]
-            self._put(key, (captured["status"], replay, body))
-        return [body]
+            self._put(key, (captured["status"], replay, answer))
+        return [answer]
 
-    def _put(
-        self, key: tuple[str, str, str], value: tuple[str, list[tuple[str, str]], bytes]
-    ) -> None:
+    def _put(self, key: ReplayKey, value: Replay) -> None:
+        size = len(value[2]) + len(key[3])
         with self._lock:
             old = self._lru.pop(key, None)
             if old is not None:
-                self._bytes -= len(old[2])
+                self._bytes -= len(old[2]) + len(key[3])
             self._lru[key] = value
-            self._bytes += len(value[2])
+            self._bytes += size
             while len(self._lru) > self.entries or self._bytes > self.max_bytes:
-                _key, evicted = self._lru.popitem(last=False)
-                self._bytes -= len(evicted[2])
+                evicted_key, evicted = self._lru.popitem(last=False)
+                self._bytes -= len(evicted[2]) + len(evicted_key[3])

@@ -443,7 +443,7 @@ class EmbeddedStore:
 
     @property
     def generation(self) -> str:
-        return Path(self._snapshot).name
+        return os.path.basename(self._snapshot)  # on every request: no Path object
 
     @property
     def dataset_hash(self) -> str:
