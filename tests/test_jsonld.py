@@ -43,7 +43,7 @@ def loader(server: LiveServer) -> Any:
 
     def load(url: str, options: Any = None) -> dict[str, Any]:
         assert url == CONTEXT_IRI, f"pyld asked for {url}"
-        body = get(server, "/ontology/0.1.0/context.jsonld").json()
+        body = get(server, f"/ontology/{context.ONTOLOGY_VERSION}/context.jsonld").json()
         return {"contentType": LD, "contextUrl": None, "documentUrl": url, "document": body}
 
     return load
@@ -66,7 +66,7 @@ def test_the_context_is_versioned_with_the_ontology(live_server: LiveServer) -> 
     assert current.headers["content-type"] == LD
     assert versioned.json()["@context"]["prefLabel"] == vocab.SKOS + "prefLabel"
     gone = httpx.get(live_server.url + "/ontology/0.0.9/context.jsonld")
-    assert gone.status_code == 404 and "current version is 0.1.0" in gone.text
+    assert gone.status_code == 404 and f"{context.ONTOLOGY_VERSION} (current)" in gone.text
 
 
 def test_a_mechanism_reads_as_plain_names(live_server: LiveServer) -> None:

@@ -120,9 +120,12 @@ def closure(g: Graph) -> Graph:
 def test_ontology_has_version(ontology: Graph) -> None:
     assert (ONTOLOGY_IRI, RDF.type, OWL.Ontology) in ontology
     assert ontology.value(ONTOLOGY_IRI, OWL.versionIRI) == URIRef(
+        "https://w3id.org/exmech/ontology/0.2.0"
+    )
+    assert str(ontology.value(ONTOLOGY_IRI, OWL.versionInfo)) == "0.2.0"
+    assert ontology.value(ONTOLOGY_IRI, OWL.priorVersion) == URIRef(
         "https://w3id.org/exmech/ontology/0.1.0"
     )
-    assert str(ontology.value(ONTOLOGY_IRI, OWL.versionInfo)) == "0.1.0"
     dct = Namespace("http://purl.org/dc/terms/")
     for p in (dct.title, dct.description, dct.license, dct.created):
         assert ontology.value(ONTOLOGY_IRI, p) is not None, p
@@ -134,8 +137,9 @@ def test_ontology_has_version(ontology: Graph) -> None:
 def test_shapes_graph_has_version() -> None:
     shapes = parse(SHAPES_FILE)
     iri = URIRef("https://w3id.org/exmech/shapes")
-    assert shapes.value(iri, OWL.versionIRI) == URIRef("https://w3id.org/exmech/shapes/0.1.0")
-    assert str(shapes.value(iri, OWL.versionInfo)) == "0.1.0"
+    assert shapes.value(iri, OWL.versionIRI) == URIRef("https://w3id.org/exmech/shapes/0.2.0")
+    assert str(shapes.value(iri, OWL.versionInfo)) == "0.2.0"
+    assert shapes.value(iri, OWL.priorVersion) == URIRef("https://w3id.org/exmech/shapes/0.1.0")
 
 
 def test_every_exm_term_is_declared(ontology: Graph, everything: Graph) -> None:

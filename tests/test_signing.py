@@ -494,7 +494,7 @@ sub:pubinfo {
   this: prov:wasAttributedTo <https://example.org/curator/ada> ;
     dcterms:created "2026-12-02T09:00:00Z"^^xsd:dateTime ;
     LICENSE
-    dcterms:conformsTo <https://w3id.org/exmech/shapes/0.1.0> .
+    dcterms:conformsTo <https://w3id.org/exmech/shapes/0.2.0> .
   <https://example.org/curator/ada> a prov:Person ; foaf:name "Ada Example" .
 }
 """

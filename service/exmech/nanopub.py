@@ -32,7 +32,7 @@ DCTERMS = Namespace(vocab.DCTERMS)
 FOAF = Namespace(vocab.FOAF)
 
 LICENSE = URIRef("https://creativecommons.org/licenses/by/4.0/")
-SHAPES_VERSION = URIRef(f"{vocab.SHAPES}/0.1.0")
+SHAPES_VERSION = URIRef(f"{vocab.SHAPES}/{vocab.RELEASE}")
 
 # What the study did with the mechanism (exm:EvidenceLevel), a rule on the mediator status.
 LEVELS: dict[str, str] = {

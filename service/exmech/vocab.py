@@ -13,6 +13,9 @@ ONTOLOGY = f"{BASE}/ontology"
 EXM = f"{ONTOLOGY}#"
 ID = f"{BASE}/id/"
 SHAPES = f"{BASE}/shapes"
+# The release of the ontology, shapes and JSON-LD contexts (owl:versionInfo of both files;
+# earlier releases: linked_data/versions.py).
+RELEASE = "0.2.0"
 
 NP = "http://www.nanopub.org/nschema#"
 NPX = "http://purl.org/nanopub/x/"

@@ -20,7 +20,7 @@ from exmech import vocab
 from exmech.errors import BadRequest
 
 # The ontology's owl:versionInfo (tests/test_jsonld.py checks they agree).
-ONTOLOGY_VERSION = "0.1.0"
+ONTOLOGY_VERSION = vocab.RELEASE
 EXPANDED_PROFILE = "http://www.w3.org/ns/json-ld#expanded"
 COMPACTED_PROFILE = "http://www.w3.org/ns/json-ld#compacted"
 
@@ -72,7 +72,7 @@ def context_iri(base: str = vocab.BASE, version: str = ONTOLOGY_VERSION) -> str:
     """Where the context of one ontology version is published.
 
     >>> context_iri()
-    'https://w3id.org/exmech/ontology/0.1.0/context.jsonld'
+    'https://w3id.org/exmech/ontology/0.2.0/context.jsonld'
     """
     return f"{base}/ontology/{version}/context.jsonld"
 
@@ -150,7 +150,7 @@ def compacted(nquads: str, base: str = vocab.BASE) -> dict[str, Any]:
 
     >>> doc = compacted('<https://w3id.org/exmech/id/mechanism/m> '
     ...     '<http://www.w3.org/2004/02/skos/core#prefLabel> "Motor control" .\\n')
-    >>> doc["prefLabel"], doc["@id"], doc["@context"].endswith("/0.1.0/context.jsonld")
+    >>> doc["prefLabel"], doc["@id"], doc["@context"].endswith("/0.2.0/context.jsonld")
     ('Motor control', 'https://w3id.org/exmech/id/mechanism/m', True)
     """
     out: dict[str, Any] = jsonld.compact(expanded(nquads), context(), OPTIONS)

@@ -25,8 +25,8 @@ from markupsafe import Markup
 
 from exmech import formats, vocab
 from exmech.errors import BadRequest, ExmechError, NotAcceptable, NotFound
-from exmech.linked_data import context, dataset, ontology, pages
-from exmech.linked_data.rdf import Description, Statement, describe, select, serialize
+from exmech.linked_data import context, dataset, ontology, pages, versions
+from exmech.linked_data.rdf import Description, Statement, convert, describe, select, serialize
 from exmech.settings import Settings
 from exmech.store.cache import AnswerCache
 
@@ -214,13 +214,13 @@ def _jsonld_response(statements: list[Statement] | tuple[Statement, ...], base: 
 @bp.get("/ontology/context.jsonld")
 @bp.get("/ontology/<version>/context.jsonld")
 def jsonld_context(version: str = context.ONTOLOGY_VERSION) -> Response:
-    """The published JSON-LD context of an ontology version (only the current one exists)."""
-    if version != context.ONTOLOGY_VERSION:
-        raise NotFound(
-            f"no context for ontology version {version[:40]!r}; "
-            f"the current version is {context.ONTOLOGY_VERSION}"
-        )
-    response = Response(context.document(), content_type=formats.JSONLD.content_type)
+    """The published JSON-LD context of a release: the current one as context.py writes it,
+    an earlier one from its frozen copy (ontology/{version}/context.jsonld)."""
+    if versions.release(version) == versions.CURRENT:
+        body = context.document()
+    else:
+        body = versions.frozen(_services()[1].root, version, "context")
+    response = Response(body, content_type=formats.JSONLD.content_type)
     response.headers["Access-Control-Allow-Origin"] = "*"
     response.headers["Cache-Control"] = "public, max-age=86400"
     return response
@@ -236,28 +236,46 @@ def _resource_html(cache: AnswerCache, settings: Settings, kind: str, d: Descrip
     )
 
 
-def _ontology_turtle(cache: AnswerCache, settings: Settings) -> str:
-    graph = ("iri", vocab.iri("graph", "ontology", settings.base_iri))
+def _graph_turtle(cache: AnswerCache, settings: Settings, name: str) -> str:
+    graph = ("iri", vocab.iri("graph", name, settings.base_iri))
     rows = select(cache, "page-graph-content", {"graph": graph})
     statements = [Statement("", r["s"], r["p"], r["o"]) for r in rows]
     if not statements:
-        raise NotFound("the ontology graph is not loaded")
+        raise NotFound(f"the {name} graph is not loaded")
     return serialize(statements, formats.TURTLE).decode("utf-8")
 
 
-@bp.get("/ontology")
-def ontology_document() -> Response:
+def _release_turtle(version: str | None, artefact: str) -> str:
+    """The ontology or shapes of a release: the current one from the store (its graph), an
+    earlier one from its frozen copy."""
     cache, settings = _services()
+    if version is None or versions.release(version) == versions.CURRENT:
+        return _graph_turtle(cache, settings, artefact)
+    return versions.frozen(settings.root, version, artefact).decode("utf-8")
+
+
+@bp.get("/ontology")
+@bp.get("/ontology/<version>")
+def ontology_document(version: str | None = None) -> Response:
+    """The ontology (``/ontology``, or ``/ontology/{release}`` for its version IRI)."""
+    turtle = _release_turtle(version, "ontology")
     chosen = _choose(RESOURCE_OFFERS[:5])
-    turtle = _ontology_turtle(cache, settings)
     if chosen is formats.HTML:
-        page = ontology.cached(turtle, settings.state_dir / "cache")
+        page = ontology.cached(turtle, _services()[1].state_dir / "cache")
         response = Response(page, content_type=formats.HTML.content_type)
     else:
-        from exmech.linked_data.rdf import convert
-
         response = Response(convert(turtle, chosen), content_type=chosen.content_type)
     return _alternates(response, RESOURCE_OFFERS[:5])
+
+
+@bp.get("/shapes")
+@bp.get("/shapes/<version>")
+def shapes_document(version: str | None = None) -> Response:
+    """The SHACL shapes (``/shapes``, or ``/shapes/{release}``: what dcterms:conformsTo names)."""
+    turtle = _release_turtle(version, "shapes")
+    chosen = _choose(RESOURCE_OFFERS[1:5])
+    response = Response(convert(turtle, chosen), content_type=chosen.content_type)
+    return _alternates(response, RESOURCE_OFFERS[1:5])
 
 
 @bp.get("/evidence-map")
