@@ -24,8 +24,10 @@ import pyoxigraph as ox
 import pytest
 from conftest import ROOT, select, start_server, stop_server
 from exmech.app import create_app
-from exmech.build import build
+from exmech.build import build, open_built
+from exmech.errors import NotBuilt
 from exmech.settings import Settings
+from exmech.store import open_store
 from exmech.store.embedded import EmbeddedStore, read_meta
 from exmech.store.journal import MAGIC, Journal
 from test_curation import ADA_TOKEN, COUNT_CREATED, FIELDS, INCOMPLETE, KEYS, auth, bare, sparql
@@ -108,10 +110,20 @@ def test_opening_rebuilds_a_store_whose_build_was_cut_short(state: Path) -> None
     """A build killed after removing the old store and before moving in the new one."""
     Journal(state / "journal.log").append(quad(8))
     shutil.rmtree(state / "store")
-    store = EmbeddedStore(Settings(state_dir=state, data_root=ROOT), workers=False)
+    store = open_built(Settings(state_dir=state, data_root=ROOT), workers=False)
     assert select(store, 'SELECT ?s { ?s ?p "8" }')
     assert select(store, "SELECT ?s { ?s a <https://w3id.org/exmech/ontology#Theme> } LIMIT 1")
     store.close()
+
+
+def test_opening_never_builds_only_the_opener_that_decides_to(state: Path) -> None:
+    """The store refuses to open what is not there and leaves the state as it was; the
+    build is open_built's decision (serve and the CLI), not a side effect of opening."""
+    shutil.rmtree(state / "store")
+    before = sorted(p.name for p in state.iterdir())
+    with pytest.raises(NotBuilt, match=r"no built store in .*run `exmech build`"):
+        open_store(Settings(state_dir=state, data_root=ROOT), workers=False)
+    assert sorted(p.name for p in state.iterdir()) == before
 
 
 # --- kill -9 --------------------------------------------------------------------------------
@@ -250,7 +262,7 @@ def test_kill_9_during_build_then_the_next_build_is_complete(tmp_path: Path, sta
         time.sleep(delay)
         os.kill(process.pid, signal.SIGKILL)
         process.wait(timeout=5)
-        opened = EmbeddedStore(Settings(state_dir=state, data_root=ROOT), workers=False)
+        opened = open_built(Settings(state_dir=state, data_root=ROOT), workers=False)
         count = select(opened, "SELECT (COUNT(*) AS ?n) { GRAPH ?g { ?s ?p ?o } }")
         assert int(count[0]["n"]) == expected, f"after a kill at {delay} s"
         opened.close()

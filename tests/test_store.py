@@ -440,7 +440,7 @@ def test_a_rebuild_stopped_in_the_replay_leaves_every_graph_recorded(
     monkeypatch.setattr(bulk, "load", stop_in_replay)
     with pytest.raises(StoreUnavailable, match="stopped"):
         build(writable.settings)
-    reopened = RemoteStore(writable.settings, build_if_missing=False)
+    reopened = RemoteStore(writable.settings)
     mine = {f"{G}-{part}" for part in ("head", "assertion", "pubinfo")}
     assert bookkeeping.known(reopened.server, mine) == mine
     monkeypatch.setattr(bulk, "load", load)
@@ -562,7 +562,7 @@ def test_basic_authentication_writes_and_refuses_a_wrong_password(writable: Back
         store.add(NANOPUB)
         assert quad_count(store) == quads + 10
         assert proxy.seen and set(proxy.seen) == {"Basic"}  # sent up front, never challenged
-        wrong = RemoteStore(settings.replace(remote_password="wrong"), build_if_missing=False)
+        wrong = RemoteStore(settings.replace(remote_password="wrong"))
         with pytest.raises(StoreUnavailable, match="EXMECH_REMOTE_USER"):
             wrong.add(NANOPUB)
     finally:

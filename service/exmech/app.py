@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from flask import Flask, Response, g, request
 
 from exmech import failures, throttle
+from exmech.build import open_built
 from exmech.headers import secure
 from exmech.settings import Settings
 from exmech.sparql import ResponseCache
-from exmech.store import Store, open_store
+from exmech.store import Store
 from exmech.store.cache import AnswerCache
 
 log = logging.getLogger("exmech.requests")
@@ -28,11 +29,12 @@ class Services:
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> Flask:
-    """A ready app; opens (and if needed builds) the store the settings name."""
+    """A ready app; opens the store the settings name, built first when there is nothing
+    to open (build.open_built)."""
     settings = settings or Settings.load()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = max(settings.max_upload_bytes, settings.max_query_bytes)
-    opened = store or open_store(settings)
+    opened = store or open_built(settings)
     app.extensions["exmech"] = Services(
         settings, opened, AnswerCache(opened, settings.cache_entries)
     )

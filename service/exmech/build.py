@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
-from exmech.errors import BadRequest
+from exmech.errors import BadRequest, NotBuilt
 from exmech.settings import Settings
-from exmech.store import lock
+from exmech.store import Store, lock, open_store
 from exmech.store.embedded import publish_snapshot
 from exmech.store.journal import Journal
 from exmech.vocab import iri
@@ -77,6 +77,19 @@ def build(settings: Settings, on_file: Callable[[Path, int], None] | None = None
         if settings.store == "remote":
             return build_remote(settings, on_file)
         return _build_embedded(settings, on_file)
+
+
+def open_built(settings: Settings, workers: bool = True) -> Store:
+    """The store the settings name, built from the files first when there is nothing to open.
+
+    What ``exmech serve`` and the CLI open: a first run builds the store, and so does the
+    next open after a build cut short by a crash. Raises what ``build`` raises.
+    """
+    try:
+        return open_store(settings, workers=workers)
+    except NotBuilt:
+        build(settings)
+    return open_store(settings, workers=workers)
 
 
 def _build_embedded(settings: Settings, on_file: Callable[[Path, int], None] | None) -> BuildReport:
@@ -157,7 +170,7 @@ def build_remote(
             if on_file is not None:
                 on_file(source.path, len(data))
 
-    store = RemoteStore(settings, build_if_missing=False)
+    store = RemoteStore(settings)
     try:
         quads, records, dataset_hash = store.rebuild(
             batches(),

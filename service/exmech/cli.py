@@ -280,14 +280,10 @@ def _open_reader(settings: Settings) -> Any:
     A store that cannot be opened (a damaged journal, a state directory being built by
     another process) is a one-line error naming why, not a traceback.
     """
-    from exmech.store import open_store
+    from exmech.build import open_built
 
     try:
-        if settings.store == "remote":
-            return open_store(settings)
-        from exmech.store.embedded import EmbeddedStore
-
-        return EmbeddedStore(settings, workers=False)
+        return open_built(settings, workers=False)
     except ExmechError as exc:
         raise click.ClickException(exc.message) from exc
 

@@ -71,6 +71,10 @@ class StoreUnavailable(ExmechError):
     status = 503
 
 
+class NotBuilt(StoreUnavailable):
+    """There is no store to open yet: ``exmech build`` (or an opener that builds) makes it."""
+
+
 class Busy(ExmechError):
     """Every place to wait is taken; the client should come back after ``retry_after``."""
 

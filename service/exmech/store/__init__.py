@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from exmech.errors import NotBuilt
 from exmech.querytext import Binding
 
 if TYPE_CHECKING:
@@ -77,12 +78,21 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
-def open_store(settings: Settings) -> Store:
-    """The store the settings name, built from ontology/ + data/ + journal if needed."""
+def open_store(settings: Settings, workers: bool = True) -> Store:
+    """The store the settings name, as it is: opening never builds.
+
+    Raises NotBuilt when there is nothing to open (a first run, or a build cut short by a
+    crash); ``exmech.build.open_built`` builds it then. ``workers=False`` queries the
+    embedded store in-process (one command's queries, no worker processes).
+    """
     if settings.store == "remote":
         from exmech.store.remote import RemoteStore
 
-        return RemoteStore(settings)
+        remote = RemoteStore(settings)
+        if remote.state(fresh=True) is None:
+            remote.close()
+            raise NotBuilt("the remote store holds no exmech data yet; run `exmech build`")
+        return remote
     from exmech.store.embedded import EmbeddedStore
 
-    return EmbeddedStore(settings)
+    return EmbeddedStore(settings, workers=workers)

@@ -37,7 +37,7 @@ from typing import Any
 import pyoxigraph as ox
 
 from exmech import sandbox
-from exmech.errors import BadRequest, Forbidden, StoreUnavailable
+from exmech.errors import BadRequest, Forbidden, NotBuilt, StoreUnavailable
 from exmech.ordering import safe_order
 from exmech.querytext import with_values
 from exmech.settings import Settings
@@ -349,9 +349,10 @@ def start_workers(pool: QueryPool) -> None:
 class EmbeddedStore:
     """pyoxigraph under the state directory; see the module docstring for the layout.
 
-    Opening it recovers from a crash: a missing or half-swapped build is rebuilt, and journal
-    records the primary has not applied yet (a crash between the journal's fsync and the
-    store's commit) are applied, so every journaled submission is served.
+    Opening it never builds: a missing or half-swapped build raises NotBuilt (the opener
+    decides to build: ``exmech.build.open_built``). It recovers from a crash between the
+    journal's fsync and the store's commit: journal records the primary has not applied yet
+    are applied, so every journaled submission is served.
     """
 
     def __init__(self, settings: Settings, workers: bool = True) -> None:
@@ -363,11 +364,10 @@ class EmbeddedStore:
         self._write_lock = threading.Lock()
         meta = read_meta(self.state)
         if meta is None or not (self.state / "store").is_dir():
-            from exmech.build import build
-
-            build(settings)
-            meta = read_meta(self.state)
-            assert meta is not None
+            raise NotBuilt(
+                f"there is no built store in {self.state} (a first run, or a build cut "
+                "short): run `exmech build`"
+            )
         self._meta = meta
         self.recover()
         self._snapshot = str(self.state / "snapshots" / self._current())

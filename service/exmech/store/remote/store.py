@@ -55,7 +55,7 @@ VIRTUOSO_GRAPH_PARAMS = 80  # Virtuoso echoes each graph parameter as a header; 
 class RemoteStore:
     """exmech's data on an external SPARQL 1.1 server; see the package docstring."""
 
-    def __init__(self, settings: Settings, build_if_missing: bool = True) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.server = Connection(settings)
         self.timeout = settings.query_timeout
@@ -64,10 +64,6 @@ class RemoteStore:
         self._state: tuple[float, State | None] | None = None
         self._members: tuple[str, frozenset[str]] | None = None
         self._isolation: tuple[float, str] | None = None
-        if build_if_missing and self.state() is None:
-            from exmech.build import build
-
-            build(settings)
 
     def state(self, fresh: bool = False) -> State | None:
         """The server's exmech state, re-read at most every GENERATION_TTL seconds."""
