@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from flask import Flask, Response, g, request
 
@@ -21,22 +22,37 @@ log = logging.getLogger("exmech.requests")
 
 @dataclass
 class Services:
-    """Long-lived objects of one app, on ``app.extensions["exmech"]``."""
+    """Long-lived objects of one app, on ``app.extensions["exmech"]``; ``close_app`` closes
+    them. Nothing is shared with another app in the same process."""
 
     settings: Settings
     store: Store
     cache: AnswerCache
+    owns_store: bool = True  # opened by create_app (a store passed in is the caller's)
+    on_close: list[Callable[[], None]] = field(default_factory=list)  # blueprints' resources
+
+    def close(self) -> None:
+        """Close what the app opened: the blueprints' resources, then its store (and the
+        store's query workers). Closing twice does nothing more."""
+        while self.on_close:
+            self.on_close.pop()()
+        if self.owns_store:
+            self.owns_store = False
+            self.store.close()
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> Flask:
-    """A ready app; opens the store the settings name, built first when there is nothing
-    to open (build.open_built)."""
+    """A ready app that owns what it opens: the store the settings name (built first when
+    there is nothing to open), its query workers, its caches. ``close_app`` closes them.
+
+    A ``store`` passed in is used as is and stays the caller's to close.
+    """
     settings = settings or Settings.load()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = max(settings.max_upload_bytes, settings.max_query_bytes)
     opened = store or open_built(settings)
     app.extensions["exmech"] = Services(
-        settings, opened, AnswerCache(opened, settings.cache_entries)
+        settings, opened, AnswerCache(opened, settings.cache_entries), owns_store=store is None
     )
 
     from exmech.sparql import bp as sparql_bp
@@ -59,6 +75,12 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         _log_line if settings.log_requests else None,
     )
     return app
+
+
+def close_app(app: Flask) -> None:
+    """Close what ``create_app`` opened (server shutdown, the end of a test)."""
+    services: Services = app.extensions["exmech"]
+    services.close()
 
 
 def _secure(response: Response) -> Response:

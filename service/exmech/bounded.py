@@ -3,9 +3,9 @@
 Python cannot stop a thread, and pure-Python work such as pyshacl on a crafted submission
 can run for minutes; a process can be killed, like the query workers (store/embedded.py).
 Children are started with ``spawn`` (a fresh interpreter), never forked, so none inherits an
-open store. One small pool per process, started on first use; a killed child is replaced on
-the next call. The function and its arguments must be picklable (module-level functions,
-bytes, strings).
+open store. One small pool per owner (an app's curation desk, a CLI command), its children
+started on first use and killed by ``close``; a killed child is replaced on the next call.
+The function and its arguments must be picklable (module-level functions, bytes, strings).
 """
 
 from __future__ import annotations
@@ -73,10 +73,13 @@ class Pool:
         self._idle: queue.Queue[_Child] = queue.Queue()
         self._started = 0
         self._lock = threading.Lock()
+        self._closed = False
 
     def _take(self, wait: float, module: str) -> tuple[_Child | None, bool]:
         """(an idle child or a new one that has imported ``module``, whether it is new)."""
         with self._lock:
+            if self._closed:
+                raise Unavailable("this server is shutting down; try again shortly")
             start = self._idle.empty() and self._started < self.size
             if start:
                 self._started += 1
@@ -132,7 +135,7 @@ class Pool:
             child.conn.send((func, args))
             if child.conn.poll(max(deadline - time.monotonic(), 0.0)):
                 ok, value = child.conn.recv()
-                self._idle.put(child)
+                self._drop(child) if self._closed else self._idle.put(child)
                 if not ok:
                     raise RuntimeError(f"{what} failed: {value}")
                 return value
@@ -145,5 +148,13 @@ class Pool:
             "or fewer nanopublications at a time"
         )
 
-
-POOL = Pool()
+    def close(self) -> None:
+        """Kill the idle children; a call under way finishes, then its child is killed too."""
+        with self._lock:
+            self._closed = True
+        while True:
+            try:
+                child = self._idle.get_nowait()
+            except queue.Empty:
+                return
+            child.kill()

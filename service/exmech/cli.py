@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -183,8 +184,7 @@ def validate(
         secret = None
     values = {k: v for k, v in fields.items() if v}
     worst = 0
-    with _checking_store(settings, use_store) as store:
-        desk = Curation(settings, store)
+    with _checking_store(settings, use_store) as store, closing(Curation(settings, store)) as desk:
         for path in files:
             syntax = PARSE_FORMATS.get(path.suffix.lower())
             try:

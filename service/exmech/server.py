@@ -380,7 +380,7 @@ def run(settings: Settings, bound: Callable[[], None] = lambda: None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     sock = listen(settings.host, settings.port)
     bound()
-    from exmech.app import create_app
+    from exmech.app import close_app, create_app
 
     app = create_app(settings)
     server = create_server(app, settings, sock, getattr(app.wsgi_app, "lookup", None))
@@ -396,4 +396,4 @@ def run(settings: Settings, bound: Callable[[], None] = lambda: None) -> None:
         server.run()
     finally:
         server.close()
-        app.extensions["exmech"].store.close()
+        close_app(app)

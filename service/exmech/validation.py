@@ -371,14 +371,16 @@ def validate(
     defines: Iterable[str] = (),
     timeout: float | None = None,
     submission: bool = False,
+    pool: bounded.Pool | None = None,
 ) -> Report:
     """Validate the submitted quads' subjects against the shapes, with their context.
     A ``submission`` is also refused a creation date in the future.
 
     ``defines`` names IRIs the submission itself introduces (its nanopublications and their
     graphs): their stored descriptions, if any, are not mixed in as context. With a
-    ``timeout`` (the server's EXMECH_VALIDATION_TIMEOUT), pyshacl runs in a child process that
-    is killed at the deadline (``bounded``: 503), so no submission can hold a core for longer.
+    ``timeout`` (the server's EXMECH_VALIDATION_TIMEOUT), pyshacl runs in a child process of
+    ``pool`` (the caller's) that is killed at the deadline (``bounded``: 503), so no submission
+    can hold a core for longer.
     """
     provider = context or file_context(root)
     focus = {q.subject.value for q in quads if isinstance(q.subject, ox.NamedNode)}
@@ -390,8 +392,10 @@ def validate(
     if timeout is None:
         conforms, results = run_shacl(data, root, nodes)
     else:
+        if pool is None:
+            raise ValueError("validation with a timeout runs in a bounded.Pool: pass one")
         arguments = (data.serialize(format="nt", encoding="utf-8"), root, nodes)
-        conforms, text = bounded.POOL.call(
+        conforms, text = pool.call(
             _run_shacl_on_text, arguments, timeout, "validation", "EXMECH_VALIDATION_TIMEOUT"
         )
         results = rdflib.Graph().parse(data=text, format="nt")

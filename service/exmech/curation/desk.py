@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -19,7 +20,7 @@ import pyoxigraph as ox
 import rdflib
 from rdflib.namespace import OWL
 
-from exmech import nanopub, queries, signing, tokens, vocab
+from exmech import bounded, nanopub, queries, signing, tokens, vocab
 from exmech.curation.export import signed_versions
 from exmech.curation.submission import NO_FIELDS, Curator, Fields, read_quads
 from exmech.curation.wrapping import now_literal, wrap
@@ -213,6 +214,12 @@ class Curation:
         version = shapes_graph(settings.root).value(rdflib.URIRef(vocab.SHAPES), OWL.versionIRI)
         self.shapes_version = str(version or nanopub.SHAPES_VERSION)
         self._lock = threading.Lock()
+        self.validator = bounded.Pool()  # pyshacl's child process, started on first use
+        weakref.finalize(self, self.validator.close)  # a desk nobody closed: when collected
+
+    def close(self) -> None:
+        """Stop the validation child process (the desk's only resource beyond the store)."""
+        self.validator.close()
 
     def authenticate(self, authorization: str | None, required: bool) -> Curator | None:
         """The curator a ``Bearer`` token stands for.
@@ -333,6 +340,7 @@ class Curation:
             defines=defines,
             timeout=self.settings.validation_timeout,
             submission=True,
+            pool=self.validator,
         )
         lifecycle = self.lifecycle_problems(named, nanopubs)
         if lifecycle:

@@ -55,9 +55,12 @@ bp = Blueprint("curation", __name__, url_prefix="/curation")
 
 @bp.record_once
 def _open_desk(state: BlueprintSetupState) -> None:
-    """One desk per app, opened with it, so its token keyring and shapes load once."""
+    """One desk per app, opened with it (so its token keyring and shapes load once) and
+    closed with it."""
     services = state.app.extensions["exmech"]
-    state.app.extensions["exmech.curation"] = Curation(services.settings, services.store)
+    desk = Curation(services.settings, services.store)
+    state.app.extensions["exmech.curation"] = desk
+    services.on_close.append(desk.close)
 
 
 def _desk() -> Curation:

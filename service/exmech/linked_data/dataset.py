@@ -44,7 +44,6 @@ VOCABULARIES = (
     vocab.SH,
 )
 SITEMAP_KINDS = ("theme", "mechanism", "exercise", "study", "claim", "curator")
-_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -63,28 +62,35 @@ def dump_folder(state_dir: Path, generation: str) -> Path:
     return state_dir / "downloads" / generation
 
 
-def dumps(cache: AnswerCache, state_dir: Path) -> list[Dump]:
-    """The dump files of the current generation, written on first use (all or none).
+class Dumps:
+    """One app's dump files under ``state_dir``, written by one thread at a time."""
 
-    Raises StoreUnavailable (503) when they cannot be written (a full disk).
-    """
-    generation = cache.store.generation
-    folder = dump_folder(state_dir, generation)
-    manifest = folder / "manifest.json"
-    with _lock:
-        if not manifest.exists():
-            try:
-                _write_dumps(cache, folder)
-            except OSError as exc:  # a full disk: say so, and keep everything else answering
-                shutil.rmtree(folder.with_name(folder.name + ".tmp"), ignore_errors=True)
-                raise StoreUnavailable(
-                    f"the dumps are unavailable: the server cannot write them "
-                    f"({exc.strerror or exc}); /sparql, /api and the pages still answer"
-                ) from exc
-            for old in folder.parent.iterdir():
-                if old.name != generation and not old.name.endswith(".tmp"):
-                    shutil.rmtree(old, ignore_errors=True)
-        return [Dump(**d) for d in json.loads(manifest.read_text())]
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self._lock = threading.Lock()
+
+    def files(self, cache: AnswerCache) -> list[Dump]:
+        """The dump files of the current generation, written on first use (all or none).
+
+        Raises StoreUnavailable (503) when they cannot be written (a full disk).
+        """
+        generation = cache.store.generation
+        folder = dump_folder(self.state_dir, generation)
+        manifest = folder / "manifest.json"
+        with self._lock:
+            if not manifest.exists():
+                try:
+                    _write_dumps(cache, folder)
+                except OSError as exc:  # a full disk: say so, keep everything else answering
+                    shutil.rmtree(folder.with_name(folder.name + ".tmp"), ignore_errors=True)
+                    raise StoreUnavailable(
+                        f"the dumps are unavailable: the server cannot write them "
+                        f"({exc.strerror or exc}); /sparql, /api and the pages still answer"
+                    ) from exc
+                for old in folder.parent.iterdir():
+                    if old.name != generation and not old.name.endswith(".tmp"):
+                        shutil.rmtree(old, ignore_errors=True)
+            return [Dump(**d) for d in json.loads(manifest.read_text())]
 
 
 def _write_dumps(cache: AnswerCache, folder: Path) -> None:

@@ -23,8 +23,6 @@ from rdflib.namespace import OWL, RDF, RDFS, SKOS
 from exmech import vocab
 
 log = logging.getLogger("exmech.ontology")
-_lock = threading.Lock()
-_pages: dict[str, str] = {}  # digest of the Turtle -> documentation page
 # Narrow screens: the table of contents and the rotated logo stop floating, long IRIs wrap.
 PHONE_CSS = """<style>
 @media (max-width: 50rem) {
@@ -157,26 +155,35 @@ def _fix(page: str, fids: dict[str, str], graph: rdflib.Graph) -> str:
     return re.sub(r"<body([^>]*)>", lambda m: m.group(0) + NAV, page, count=1)
 
 
-def cached(turtle: str, folder: Path) -> str:
-    """The documentation for this Turtle, generated once per content and kept in ``folder``
-    and in memory; a folder that cannot be written (a full disk) only costs the disk copy."""
-    digest = hashlib.sha256(turtle.encode("utf-8")).hexdigest()[:16]
-    path = folder / f"ontology-{digest}.html"
-    with _lock:
-        if digest in _pages:
-            return _pages[digest]
-        try:
-            page = path.read_text(encoding="utf-8")
-        except OSError:
-            page = generate(turtle)
+class Pages:
+    """One app's documentation pages, generated once per content of the ontology and kept in
+    ``folder`` and in memory (per app: two apps in one process keep their own)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._lock = threading.Lock()
+        self._pages: dict[str, str] = {}  # digest of the Turtle -> documentation page
+
+    def get(self, turtle: str) -> str:
+        """The documentation for this Turtle; a folder that cannot be written (a full disk)
+        only costs the disk copy."""
+        digest = hashlib.sha256(turtle.encode("utf-8")).hexdigest()[:16]
+        path = self.folder / f"ontology-{digest}.html"
+        with self._lock:
+            if digest in self._pages:
+                return self._pages[digest]
             try:
-                folder.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(".tmp")
-                tmp.write_text(page, encoding="utf-8")
-                tmp.replace(path)
-            except OSError as exc:
-                log.warning("ontology documentation kept in memory only: %s", exc)
-        if len(_pages) >= 4:  # one ontology, a few versions at most
-            _pages.clear()
-        _pages[digest] = page
-        return page
+                page = path.read_text(encoding="utf-8")
+            except OSError:
+                page = generate(turtle)
+                try:
+                    self.folder.mkdir(parents=True, exist_ok=True)
+                    tmp = path.with_suffix(".tmp")
+                    tmp.write_text(page, encoding="utf-8")
+                    tmp.replace(path)
+                except OSError as exc:
+                    log.warning("ontology documentation kept in memory only: %s", exc)
+            if len(self._pages) >= 4:  # one ontology, a few versions at most
+                self._pages.clear()
+            self._pages[digest] = page
+            return page

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -21,6 +22,7 @@ from flask import (
     request,
     send_file,
 )
+from flask.blueprints import BlueprintSetupState
 from markupsafe import Markup
 
 from exmech import formats, vocab
@@ -46,6 +48,28 @@ RESOURCE_OFFERS = (
 VOID_OFFERS = (formats.TURTLE, formats.JSONLD, formats.NTRIPLES, formats.RDFXML)
 SITE_PAGES = ("/", "/evidence-map", "/query", "/ontology", "/download/")
 MAX_PATH = 300
+LOCAL = "exmech.linked_data"  # key of this blueprint's per-app Local in app.extensions
+
+
+@dataclass
+class Local:
+    """What this blueprint keeps for one app (two apps in one process share nothing)."""
+
+    dumps: dataset.Dumps
+    ontology: ontology.Pages
+
+
+@bp.record_once
+def _keep(setup: BlueprintSetupState) -> None:
+    state_dir = setup.app.extensions["exmech"].settings.state_dir
+    setup.app.extensions[LOCAL] = Local(
+        dataset.Dumps(state_dir), ontology.Pages(state_dir / "cache")
+    )
+
+
+def _local() -> Local:
+    local: Local = current_app.extensions[LOCAL]
+    return local
 
 
 def _services() -> tuple[AnswerCache, Settings]:
@@ -261,7 +285,7 @@ def ontology_document(version: str | None = None) -> Response:
     turtle = _release_turtle(version, "ontology")
     chosen = _choose(RESOURCE_OFFERS[:5])
     if chosen is formats.HTML:
-        page = ontology.cached(turtle, _services()[1].state_dir / "cache")
+        page = _local().ontology.get(turtle)
         response = Response(page, content_type=formats.HTML.content_type)
     else:
         response = Response(convert(turtle, chosen), content_type=chosen.content_type)
@@ -352,7 +376,7 @@ def query_page() -> Response:
 @bp.get("/download/")
 def downloads() -> Response:
     cache, settings = _services()
-    files = dataset.dumps(cache, settings.state_dir)
+    files = _local().dumps.files(cache)
     site = _site()
     data = {
         "@context": {"@vocab": "https://schema.org/"},
@@ -377,7 +401,7 @@ def downloads() -> Response:
 @bp.get("/download/<name>")
 def download(name: str) -> Response:
     cache, settings = _services()
-    files = {d.name: d for d in dataset.dumps(cache, settings.state_dir)}
+    files = {d.name: d for d in _local().dumps.files(cache)}
     dump = files.get(name)
     if dump is None:
         raise NotFound(f"no download {name[:100]!r}; available: {', '.join(files)}")
@@ -405,7 +429,7 @@ def void() -> Response:
         f"{site}/.well-known/void",
         site,
         settings.base_iri,
-        dataset.dumps(cache, settings.state_dir),
+        _local().dumps.files(cache),
     )
     response = Response(dataset.void_body(statements, chosen), content_type=chosen.content_type)
     return _alternates(response, VOID_OFFERS)
