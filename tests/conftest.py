@@ -19,11 +19,15 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from click.testing import CliRunner
 from exmech.build import build
 from exmech.settings import Settings
+from flask import Flask
+from flask.testing import FlaskClient
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -69,6 +73,42 @@ def built_state(tmp_path_factory: pytest.TempPathFactory) -> Path:
     state = tmp_path_factory.mktemp("state")
     build(Settings(state_dir=state, data_root=ROOT))
     return state
+
+
+@pytest.fixture(scope="module")
+def app_settings() -> dict[str, Any]:
+    """What a test module changes in its ``app``'s Settings: override it in the module."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def app(
+    tmp_path_factory: pytest.TempPathFactory, built_state: Path, app_settings: dict[str, Any]
+) -> Iterator[Flask]:
+    """The app over a private copy of the built store, in-process (no query workers), one
+    per module; closed at the module's end."""
+    from exmech.app import close_app, create_app
+    from exmech.store.embedded import EmbeddedStore
+
+    state = tmp_path_factory.mktemp("app") / "state"
+    shutil.copytree(built_state, state)
+    config = Settings(state_dir=state, data_root=ROOT, log_requests=False, **app_settings)
+    store = EmbeddedStore(config, workers=False)
+    app = create_app(config, store=store)
+    yield app
+    close_app(app)
+    store.close()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    """Runs exmech's click commands in-process (``runner.invoke(main, [...])``)."""
+    return CliRunner()
 
 
 @pytest.fixture

@@ -65,11 +65,6 @@ def app(store: EmbeddedStore) -> Flask:
     return create_app(settings_, store=store)
 
 
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
 def get(client: FlaskClient, path: str, **headers: str) -> tuple[int, dict[str, Any]]:
     response = client.get(path, headers=headers)
     assert response.content_type == "application/json", (path, response.data[:200])

@@ -16,9 +16,8 @@ XSD_INTEGER = "http://www.w3.org/2001/XMLSchema#integer"
 
 
 @pytest.fixture
-def run(built_state: Path, tmp_path: Path):
+def run(built_state: Path, tmp_path: Path, runner: CliRunner):
     def invoke(*args: str, state: Path | None = None):
-        runner = CliRunner()
         return runner.invoke(
             main,
             ["--state-dir", str(state or built_state), "--data-root", str(ROOT), *args],

@@ -124,26 +124,14 @@ def private_state(built_state: Path, target: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory, built_state: Path) -> Iterator[Flask]:
+def app_settings() -> dict[str, object]:
     """The app over a private store, in-process (no worker processes), small upload limit."""
-    state = private_state(built_state, tmp_path_factory.mktemp("curation") / "state")
-    settings = Settings(
-        state_dir=state,
-        data_root=ROOT,
-        tokens=KEYS,
-        log_requests=False,
-        max_upload_bytes=60_000,
-        cache_entries=64,
-        curation_rate_limit="off",  # tests/hostile/test_bounded_validation.py tests the limit
-    )
-    store = EmbeddedStore(settings, workers=False)
-    yield create_app(settings, store=store)
-    store.close()
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
+    return {
+        "tokens": KEYS,
+        "max_upload_bytes": 60_000,
+        "cache_entries": 64,
+        "curation_rate_limit": "off",  # tests/hostile/test_bounded_validation.py tests it
+    }
 
 
 def store_of(app: Flask) -> EmbeddedStore:
@@ -615,8 +603,9 @@ def test_tokens_never_reach_the_log(server: LiveServer) -> None:
     assert ADA.salt not in output
 
 
-def test_cli_submits_validates_and_exports(server: LiveServer, tmp_path: Path) -> None:
-    runner = CliRunner()
+def test_cli_submits_validates_and_exports(
+    server: LiveServer, tmp_path: Path, runner: CliRunner
+) -> None:
     base = ["--state-dir", str(server.state_dir), "--data-root", str(ROOT)]
     claim = tmp_path / "claim.ttl"
     claim.write_bytes(bare("interval-training", "sleep"))
@@ -659,14 +648,14 @@ def test_cli_submits_validates_and_exports(server: LiveServer, tmp_path: Path) -
     assert offline.exit_code == 0, offline.output
 
 
-def test_token_add_prints_once_and_stores_the_hash(tmp_path: Path) -> None:
+def test_token_add_prints_once_and_stores_the_hash(tmp_path: Path, runner: CliRunner) -> None:
     path = tmp_path / "tokens"
-    result = CliRunner().invoke(
+    result = runner.invoke(
         main, ["token", "add", "--curator", ADA_IRI, "--name", "Ada", "--file", str(path)]
     )
     assert result.exit_code == 0
     secret = result.stdout.strip()
     assert secret.startswith(tokens.PREFIX) and secret not in path.read_text()
     assert tokens.find(tokens.Keyring("", path).entries(), secret) is not None
-    nowhere = CliRunner().invoke(main, ["token", "add", "--curator", ADA_IRI, "--name", "A"])
+    nowhere = runner.invoke(main, ["token", "add", "--curator", ADA_IRI, "--name", "A"])
     assert nowhere.exit_code != 0 and "EXMECH_TOKENS_FILE" in nowhere.output

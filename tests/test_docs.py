@@ -39,8 +39,8 @@ def test_readme_lists_every_command() -> None:
     assert not missing, f"README lacks commands: {missing}"
 
 
-def test_readme_query_output_is_real(built_state) -> None:
-    result = CliRunner().invoke(
+def test_readme_query_output_is_real(built_state, runner: CliRunner) -> None:
+    result = runner.invoke(
         main, ["--state-dir", str(built_state), "--data-root", str(ROOT), "query", "completeness"]
     )
     assert result.output.strip() in README

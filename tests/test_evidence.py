@@ -11,9 +11,7 @@ import csv
 import html
 import json
 import re
-import shutil
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,12 +19,9 @@ import httpx
 import pyoxigraph as ox
 import pytest
 import rdflib
+from click.testing import CliRunner
 from conftest import ROOT, LiveServer, select
 from exmech import importer, queries
-from exmech.app import create_app
-from exmech.settings import Settings
-from exmech.store.embedded import EmbeddedStore
-from flask import Flask
 from flask.testing import FlaskClient
 
 ID = "https://w3id.org/exmech/id/"
@@ -356,21 +351,6 @@ def test_null_findings_add_nothing_to_mediation_evidence(stores) -> None:
 # --- pages, API and the evidence map --------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory, built_state: Path) -> Iterator[Flask]:
-    state = tmp_path_factory.mktemp("evidence") / "state"
-    shutil.copytree(built_state, state)
-    settings = Settings(state_dir=state, data_root=ROOT, log_requests=False)
-    store = EmbeddedStore(settings, workers=False)
-    yield create_app(settings, store=store)
-    store.close()
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
 def test_api_verdicts_count_no_null_finding_as_support(client: FlaskClient, stores) -> None:
     _, without, nulls = stores
     body = client.get("/api/verdicts/mechanisms").get_json()
@@ -422,11 +402,10 @@ def test_mechanism_and_theme_pages_state_the_verdict(client: FlaskClient) -> Non
     assert "no effect or no association" in home and "tested as mediator" in home
 
 
-def test_exmech_stats_counts_by_level_and_direction(built_state: Path) -> None:
-    from click.testing import CliRunner
+def test_exmech_stats_counts_by_level_and_direction(built_state: Path, runner: CliRunner) -> None:
     from exmech.cli import main
 
-    result = CliRunner().invoke(main, ["--state-dir", str(built_state), "stats"])
+    result = runner.invoke(main, ["--state-dir", str(built_state), "stats"])
     assert result.exit_code == 0, result.output
     line = next(
         x for x in result.output.splitlines() if "exm:TestedAsMediator" in x and "exm:NoEffect" in x

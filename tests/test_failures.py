@@ -3,27 +3,9 @@ naming what was wrong, in the format the request negotiated (failures.py)."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-from conftest import ROOT
 from exmech import failures
-from exmech.app import create_app
-from exmech.settings import Settings
-from exmech.store.embedded import EmbeddedStore
 from flask import Flask
-
-
-@pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory, built_state: Path) -> Iterator[Flask]:
-    state = tmp_path_factory.mktemp("failures") / "state"
-    shutil.copytree(built_state, state)
-    settings = Settings(state_dir=state, data_root=ROOT, log_requests=False)
-    store = EmbeddedStore(settings, workers=False)
-    yield create_app(settings, store=store)
-    store.close()
 
 
 def test_the_app_has_one_handler_and_no_blueprint_has_its_own(app: Flask) -> None:

@@ -11,10 +11,7 @@ import hashlib
 import http.client
 import json
 import re
-import shutil
 import socket
-from collections.abc import Iterator
-from pathlib import Path
 from xml.etree import ElementTree
 
 import pyoxigraph as ox
@@ -22,11 +19,7 @@ import pytest
 import rdflib
 from conftest import ROOT
 from exmech import queries, vocab
-from exmech.app import create_app
 from exmech.linked_data import context, ontology
-from exmech.settings import Settings
-from exmech.store.embedded import EmbeddedStore
-from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
@@ -72,18 +65,8 @@ OX_FORMAT = {
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory, built_state: Path) -> Iterator[Flask]:
-    state = tmp_path_factory.mktemp("linked") / "state"
-    shutil.copytree(built_state, state)
-    settings = Settings(state_dir=state, data_root=ROOT, max_rows=100, log_requests=False)
-    store = EmbeddedStore(settings, workers=False)
-    yield create_app(settings, store=store)
-    store.close()
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
+def app_settings() -> dict[str, object]:
+    return {"max_rows": 100}
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,6 @@ import stat
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -183,7 +182,7 @@ def test_tampering_with_one_triple_fails_the_toolkit_check(
 
 
 def test_claims_and_trusty_iris_are_linked_both_ways_and_a_second_export_is_unchanged(
-    exported: tuple[Path, Path, str], tmp_path: Path
+    exported: tuple[Path, Path, str], tmp_path: Path, runner: CliRunner
 ) -> None:
     state, folder, stdout = exported
     pairs = dict(line.split() for line in stdout.splitlines())
@@ -197,7 +196,7 @@ def test_claims_and_trusty_iris_are_linked_both_ways_and_a_second_export_is_unch
     assert {(t, c) for c, t in pairs.items()} <= links
     # Without a key, recorded claims are passed on unchanged.
     again = on_state(
-        CliRunner(),
+        runner,
         state,
         "export",
         "--nanopub",
@@ -213,11 +212,13 @@ def test_claims_and_trusty_iris_are_linked_both_ways_and_a_second_export_is_unch
         assert (tmp_path / "again" / path.name).read_text() == path.read_text()
 
 
-def test_export_without_a_key_says_how_to_make_one(built_state: Path, tmp_path: Path) -> None:
+def test_export_without_a_key_says_how_to_make_one(
+    built_state: Path, tmp_path: Path, runner: CliRunner
+) -> None:
     state = tmp_path / "state"
     shutil.copytree(built_state, state)
     result = on_state(
-        CliRunner(),
+        runner,
         state,
         "export",
         "--nanopub",
@@ -230,11 +231,11 @@ def test_export_without_a_key_says_how_to_make_one(built_state: Path, tmp_path: 
 
 
 def test_export_since_a_date_only_takes_later_claims(
-    exported: tuple[Path, Path, str], tmp_path: Path
+    exported: tuple[Path, Path, str], tmp_path: Path, runner: CliRunner
 ) -> None:
     state, _folder, stdout = exported
     result = on_state(
-        CliRunner(),
+        runner,
         state,
         "export",
         "--nanopub",
@@ -290,11 +291,13 @@ def test_signing_and_checking_work_without_any_network(exported: tuple[Path, Pat
 # --- keys ------------------------------------------------------------------------------------
 
 
-def test_key_create_writes_a_private_key_only_its_owner_can_read(tmp_path: Path) -> None:
+def test_key_create_writes_a_private_key_only_its_owner_can_read(
+    tmp_path: Path, runner: CliRunner
+) -> None:
     path = tmp_path / "keys" / "id_rsa"
     old = os.umask(0)  # a careless umask must not widen the private key's mode
     try:
-        result = CliRunner().invoke(main, ["key", "create", "--file", str(path)])
+        result = runner.invoke(main, ["key", "create", "--file", str(path)])
     finally:
         os.umask(old)
     assert result.exit_code == 0, result.output
@@ -303,16 +306,16 @@ def test_key_create_writes_a_private_key_only_its_owner_can_read(tmp_path: Path)
     assert (tmp_path / "keys" / "id_rsa.pub").read_text().strip() == public
     assert "-----BEGIN PRIVATE KEY-----" in path.read_text()
     assert public not in path.read_text() and "PRIVATE" not in result.stdout
-    again = CliRunner().invoke(main, ["key", "create", "--file", str(path)])
+    again = runner.invoke(main, ["key", "create", "--file", str(path)])
     assert again.exit_code == 1 and "never overwrites" in again.output
-    shown = CliRunner().invoke(main, ["key", "show", "--file", str(path)])
+    shown = runner.invoke(main, ["key", "show", "--file", str(path)])
     assert shown.stdout.strip() == public
 
 
-def test_key_import_copies_a_pem_key_and_refuses_garbage(tmp_path: Path) -> None:
+def test_key_import_copies_a_pem_key_and_refuses_garbage(tmp_path: Path, runner: CliRunner) -> None:
     source = tmp_path / "mine.pem"
     source.write_text(ADA_KEY)
-    result = CliRunner().invoke(
+    result = runner.invoke(
         main, ["key", "import", str(source), "--file", str(tmp_path / "k" / "id_rsa")]
     )
     assert result.exit_code == 0, result.output
@@ -321,18 +324,20 @@ def test_key_import_copies_a_pem_key_and_refuses_garbage(tmp_path: Path) -> None
     (tmp_path / "bad.pem").write_text(
         "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n"
     )
-    bad = CliRunner().invoke(
+    bad = runner.invoke(
         main, ["key", "import", str(tmp_path / "bad.pem"), "--file", str(tmp_path / "b" / "id_rsa")]
     )
     assert bad.exit_code == 1 and "not a usable RSA private key" in bad.output
     assert not (tmp_path / "b" / "id_rsa").exists()
 
 
-def test_token_add_records_the_public_key_with_the_curator(tmp_path: Path) -> None:
+def test_token_add_records_the_public_key_with_the_curator(
+    tmp_path: Path, runner: CliRunner
+) -> None:
     pub = tmp_path / "id_rsa.pub"
     pub.write_text(ADA.public_key + "\n")
     tokens_file = tmp_path / "tokens"
-    result = CliRunner().invoke(
+    result = runner.invoke(
         main,
         [
             "token",
@@ -353,7 +358,7 @@ def test_token_add_records_the_public_key_with_the_curator(tmp_path: Path) -> No
     assert tokens.find((entry,), result.stdout.strip()) == entry
     with pytest.raises(BadRequest, match="base64"):
         tokens.new_entry(ADA_IRI, "Ada", "not base64!")
-    mistyped = CliRunner().invoke(
+    mistyped = runner.invoke(
         main,
         ["token", "add", "--curator", "https://orcid.org/0000-0002-1825-0098", "--name", "J",
          "--file", str(tokens_file)],
@@ -366,24 +371,8 @@ def test_token_add_records_the_public_key_with_the_curator(tmp_path: Path) -> No
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory, built_state: Path) -> Iterator[Flask]:
-    state = tmp_path_factory.mktemp("signed") / "state"
-    shutil.copytree(built_state, state)
-    settings = Settings(
-        state_dir=state,
-        data_root=ROOT,
-        tokens=f"{ADA.line()};{BO.line()}",
-        log_requests=False,
-        cache_entries=0,
-    )
-    store = EmbeddedStore(settings, workers=False)
-    yield create_app(settings, store=store)
-    store.close()
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
+def app_settings() -> dict[str, object]:
+    return {"tokens": f"{ADA.line()};{BO.line()}", "cache_entries": 0}
 
 
 def post(client: FlaskClient, trig: str, token: str = ADA_TOKEN) -> tuple[int, dict[str, object]]:
@@ -564,14 +553,15 @@ class _NanopubHandler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def test_signed_submission_round_trip_and_publishing(built_state: Path, tmp_path: Path) -> None:
+def test_signed_submission_round_trip_and_publishing(
+    built_state: Path, tmp_path: Path, runner: CliRunner
+) -> None:
     """sign locally -> submit -> stored with its Trusty IRI -> exported unchanged -> published."""
     key = _write_key(ADA_KEY)
     state = tmp_path / "state"
     shutil.copytree(built_state, state)
     server = start_server(state, tmp_path / "server.log", EXMECH_TOKENS=ADA.line())
     try:
-        runner = CliRunner()
         sent = runner.invoke(
             main,
             [
@@ -663,7 +653,7 @@ def test_a_signed_version_survives_every_backend_whole(writable: Backend) -> Non
 
 
 def test_export_says_what_it_wrote_when_a_server_holds_the_store(
-    built_state: Path, tmp_path: Path
+    built_state: Path, tmp_path: Path, runner: CliRunner
 ) -> None:
     state = tmp_path / "state"
     shutil.copytree(built_state, state)
@@ -672,7 +662,7 @@ def test_export_says_what_it_wrote_when_a_server_holds_the_store(
         holder.add(b"<https://example.org/x> <https://example.org/p> <https://example.org/o> .\n")
         key = _write_key(ADA_KEY)
         result = on_state(
-            CliRunner(),
+            runner,
             state,
             "export",
             "--nanopub",

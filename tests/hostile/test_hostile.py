@@ -24,13 +24,12 @@ from urllib.parse import quote
 
 import pytest
 import yaml
-from conftest import ARTIFACTS, ROOT, Listener, LiveServer, start_server, stop_server
+from conftest import ARTIFACTS, Listener, LiveServer, start_server, stop_server
 from exmech import tokens
-from exmech.app import create_app
 from exmech.provenance import QUESTIONS
-from exmech.settings import Settings
-from exmech.store.embedded import EmbeddedStore
 from exmech.vocab import KINDS
+from flask import Flask
+from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -249,23 +248,21 @@ FUZZ = settings(
 
 
 @pytest.fixture(scope="module")
-def fuzz_client(tmp_path_factory: pytest.TempPathFactory, built_state: Path) -> Iterator[Any]:
-    """The app in-process over a private copy of the built store, one token, small limits."""
-    state = tmp_path_factory.mktemp("fuzz") / "state"
-    shutil.copytree(built_state, state)
-    config = Settings(
-        state_dir=state,
-        data_root=ROOT,
-        query_timeout=2.0,
-        max_rows=100,
-        max_upload_bytes=60_000,
-        cache_entries=64,
-        tokens=ENTRY.line(),
-        log_requests=False,
-    )
-    store = EmbeddedStore(config, workers=False)
-    yield create_app(config, store=store).test_client()
-    store.close()
+def app_settings() -> dict[str, object]:
+    """The shared ``app`` (a private copy of the built store), one token, small limits."""
+    return {
+        "query_timeout": 2.0,
+        "max_rows": 100,
+        "max_upload_bytes": 60_000,
+        "cache_entries": 64,
+        "tokens": ENTRY.line(),
+    }
+
+
+@pytest.fixture(scope="module")
+def fuzz_client(app: Flask) -> FlaskClient:
+    """One client for every generated case (hypothesis reuses it across examples)."""
+    return app.test_client()
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
