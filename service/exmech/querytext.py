@@ -27,6 +27,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import NamedTuple
 from urllib.parse import urljoin
 
 import pyoxigraph as ox
@@ -100,12 +102,16 @@ UPDATE_WORDS = (
 )
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):
+    """One token; a tuple, as the lexer makes one per token of every new query text."""
+
     kind: str
     text: str
     start: int
     depth: int
+
+
+TOKENS_CACHED_MAX = 8192  # characters; the tokens of shorter texts are kept (bounded memory)
 
 
 @dataclass
@@ -148,19 +154,35 @@ def decode_escapes(text: str) -> str:
 def tokenize(text: str) -> list[Token]:
     """Tokens outside whitespace and comments, each with its brace depth.
 
+    A new query text is read by several guards in one request (``analyse``, the query
+    pool's fingerprint, ``with_values``...): the tokens of the last texts up to
+    TOKENS_CACHED_MAX characters are kept, so it is lexed once.
+
     >>> [(t.kind, t.depth) for t in tokenize("ASK { <p> 'x' } # c")]
     [('word', 0), ('punct', 0), ('iri', 1), ('string', 1), ('punct', 0)]
     """
+    if len(text) <= TOKENS_CACHED_MAX:
+        return list(_cached_tokens(text))
+    return _tokens(text)
+
+
+@lru_cache(maxsize=64)
+def _cached_tokens(text: str) -> tuple[Token, ...]:
+    return tuple(_tokens(text))
+
+
+def _tokens(text: str) -> list[Token]:
     tokens: list[Token] = []
+    append = tokens.append
     depth = 0
     for match in _TOKEN.finditer(text):
         kind = match.lastgroup or "punct"
-        if kind in ("ws", "comment"):
+        if kind == "ws" or kind == "comment":
             continue
         value = match.group()
         if value == "}":
             depth = max(depth - 1, 0)
-        tokens.append(Token(kind, value, match.start(), depth))
+        append(Token(kind, value, match.start(), depth))
         if value == "{":
             depth += 1
     return tokens
