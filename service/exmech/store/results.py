@@ -10,9 +10,10 @@ what the engine wrote; only JSON is parsed and written again.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
+
+import orjson
 
 # In CSV a record ends at a line feed outside double quotes; a quoted field ("a""b") is
 # matched whole, so line breaks inside it are skipped.
@@ -56,12 +57,14 @@ def _cap_xml(body: bytes, limit: int | None) -> tuple[bytes, int, bool]:
 
 
 def _cap_json(body: bytes, limit: int | None) -> tuple[bytes, int, bool]:
-    data = json.loads(body)
+    # orjson: every JSON answer is parsed here to count its rows, 5x to 12x faster than json
+    # on 3 kB to 200 kB answers (bench/README.md); it writes compact UTF-8, as json did here.
+    data = orjson.loads(body)
     bindings = data["results"]["bindings"]
     if limit is None or len(bindings) <= limit:
         return body, len(bindings), False
     data["results"]["bindings"] = bindings[:limit]
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode(), limit, True
+    return orjson.dumps(data), limit, True
 
 
 def cap_rows(body: bytes, media_type: str, limit: int | None) -> tuple[bytes, int, bool]:
