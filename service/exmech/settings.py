@@ -143,6 +143,12 @@ FIELDS: tuple[Field, ...] = (
     Field("tokens", str, "Curator tokens as in tokens_file, ';'-separated (for containers)."),
     Field("token", str, "Your curator token, sent by `exmech submit` (never printed or logged)."),
     Field("log_requests", _bool, "Log one line per request (method, path, status, time)."),
+    Field(
+        "aggregates",
+        _bool,
+        "Answer the questions over every claim (evidence map, theme frequencies, claims by "
+        "evidence, claims per theme) from counts kept per generation (store/aggregates.py).",
+    ),
     Field("key_file", _path, "Your RSA private key for signing (`exmech key`; mode 600)."),
     Field(
         "require_signatures",
@@ -205,6 +211,7 @@ class Settings:
     tokens: str = ""
     token: str = ""
     log_requests: bool = True
+    aggregates: bool = True
     key_file: Path = Path("~/.nanopub/id_rsa").expanduser()
     require_signatures: bool = False
     header_timeout: float = 10.0

@@ -42,6 +42,7 @@ from exmech.ordering import safe_order
 from exmech.querytext import with_values
 from exmech.settings import Settings
 from exmech.store import Answer, Query, lock
+from exmech.store.aggregates import Keeper, Published, Table
 from exmech.store.journal import Journal, JournalDamaged
 from exmech.store.pool import QueryPool
 from exmech.store.results import cap_rows
@@ -143,9 +144,16 @@ def _first_rows(solutions: ox.QuerySolutions, count: int, fmt: ox.QueryResultsFo
     byte for byte what the engine writes for the same rows.
     """
     names = [variable.value for variable in solutions.variables]
+    rows = ([solution[name] for name in names] for solution in itertools.islice(solutions, count))
+    return _serialize_rows(names, rows, fmt)
+
+
+def _serialize_rows(
+    names: Iterable[str], rows: Iterable[Iterable[Any]], fmt: ox.QueryResultsFormat
+) -> bytes:
+    """Rows of terms (None: unbound) serialized by the engine, through SPARQL TSV."""
     lines = ["\t".join("?" + name for name in names)]
-    for solution in itertools.islice(solutions, count):
-        lines.append("\t".join(_tsv_term(solution[name]) for name in names))
+    lines.extend("\t".join(_tsv_term(term) for term in row) for row in rows)
     tsv = ("\n".join(lines) + "\n").encode("utf-8")
     parsed = ox.parse_query_results(tsv, format=ox.QueryResultsFormat.TSV)
     return parsed.serialize(format=fmt) or b""
@@ -392,6 +400,17 @@ class EmbeddedStore:
             )
             start_workers(self._pool)
         self._local: tuple[str, ox.Store] | None = None  # (snapshot, reader) without workers
+        self._keeper: Keeper | None = None  # the aggregate questions (store/aggregates.py)
+        if workers and settings.aggregates:
+            self._keeper = Keeper(
+                self.state / "aggregates.bin",
+                self._write_lock,
+                self._published,
+                self.journal.records,
+                chain_hash,
+                write_durably,
+            )
+            self._keeper.start(scan=True)
 
     def _current(self) -> str:
         return (self.state / "CURRENT").read_text().strip()
@@ -441,9 +460,13 @@ class EmbeddedStore:
 
     def _count(self, payload: bytes) -> None:
         """Fold one applied record into the dataset hash and record count."""
-        digest = hashlib.sha256((self.dataset_hash + hashlib.sha256(payload).hexdigest()).encode())
-        self._meta["dataset_hash"] = digest.hexdigest()
+        self._meta["dataset_hash"] = chain_hash(self.dataset_hash, payload)
         self._meta["journal_records"] = int(self._meta.get("journal_records", 0)) + 1
+
+    def _published(self) -> Published:
+        """The snapshot readers are sent to and the meta it was published with."""
+        records = int(self._meta.get("journal_records", 0))
+        return Published(self._snapshot, records, self.dataset_hash)
 
     @property
     def generation(self) -> str:
@@ -455,6 +478,10 @@ class EmbeddedStore:
 
     def query(self, query: Query) -> Answer:
         snapshot = self._snapshot
+        if self._keeper is not None:
+            table = self._keeper.answer(query, Path(snapshot).name, self.dataset_hash)
+            if table is not None:
+                return _table_answer(table, query.media_type)
         if self._pool is not None:
             in_memory = self._in_memory
             reply = self._pool.run((snapshot, in_memory, query), query)
@@ -518,9 +545,13 @@ class EmbeddedStore:
             self._count(nquads)
             name = publish_snapshot(self.state, primary, self._meta)
             self._snapshot = str(self.state / "snapshots" / name)
+            if self._keeper is not None:
+                self._keeper.published(quads, primary)
         return self.generation
 
     def close(self) -> None:
+        if self._keeper is not None:
+            self._keeper.close()
         if self._pool is not None:
             self._pool.close()
         self._primary = None
@@ -544,11 +575,24 @@ def snapshot_name(meta: dict[str, Any]) -> str:
     return f"{int(meta.get('journal_records', 0)):06d}-{meta['dataset_hash'][:12]}"
 
 
-def write_durably(path: Path, text: str) -> None:
-    """Replace a small file atomically: write a temporary copy, fsync, rename, fsync the folder."""
+def _table_answer(table: Table, media_type: str) -> Answer:
+    """An aggregate question's table as the engine would have serialized it."""
+    fmt = ox.QueryResultsFormat.from_media_type(media_type) or ox.QueryResultsFormat.JSON
+    body = _serialize_rows(table.columns, table.rows, fmt)
+    return Answer(body, fmt.media_type, len(table.rows), table.truncated, table.generation)
+
+
+def chain_hash(previous: str, payload: bytes) -> str:
+    """The dataset hash after one more journal record."""
+    return hashlib.sha256((previous + hashlib.sha256(payload).hexdigest()).encode()).hexdigest()
+
+
+def write_durably(path: Path, text: str | bytes) -> None:
+    """Replace a file atomically: write a temporary copy, fsync, rename, fsync the folder."""
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    with open(tmp, "wb") as handle:
+        handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
