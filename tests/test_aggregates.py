@@ -35,6 +35,10 @@ from flask import Flask
 TOKEN, ENTRY = tokens.new_entry("https://example.org/curator/agg", "Agg Example")
 ID, EXM = vocab.ID, vocab.EXM
 FIELDS = "study=wun-2021&location=abstract&status=NotMeasured&wording=fictional+wording"
+NULL_FINDING = (
+    FIELDS.replace("NotMeasured", "MechanismTested")
+    + "&direction=NoEffect&direction_note=no+change"
+)
 GROUPED = {"claims"}  # GROUP_CONCAT columns (in evidence-map, claims-by-evidence): order open
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -154,7 +158,7 @@ def test_answers_equal_the_engine_on_the_shipped_data_and_after_curation(app: Fl
     check_store(store)
     post(
         app,
-        f"/curation/submissions?{FIELDS.replace('NotMeasured', 'MechanismTested')}&direction=NoEffect&direction_note=no+difference",
+        f"/curation/submissions?{NULL_FINDING}",
         triple("walking", "unsupportedMechanism", "muscle-strength"),
     )
     check_store(store)
@@ -186,12 +190,15 @@ def test_a_restart_folds_in_what_the_checkpoint_missed(tmp_path: Path, built_sta
     checkpoint = (state / "aggregates.bin").read_bytes()
     crashed = open_store(state)
     assert kept(crashed).generation == crashed.generation
+    g = f"{ID}graph/x"
     crashed.add(
-        f"<{ID}claim/x> <{vocab.NP}hasAssertion> <{ID}graph/x-a> <{ID}graph/x-head> .\n"
-        f"<{ID}claim/x> <{vocab.NP}hasProvenance> <{ID}graph/x-p> <{ID}graph/x-head> .\n"
-        f"<{ID}claim/x> <{vocab.RDF}type> <{EXM}Claim> <{ID}graph/x-head> .\n"
-        f"<{ID}exercise/yoga> <{EXM}proposedMechanism> <{ID}mechanism/sleep> <{ID}graph/x-a> .\n"
-        f"<{ID}graph/x-a> <{vocab.PROV}wasDerivedFrom> <{ID}study/wun-2021> <{ID}graph/x-p> .\n".encode()
+        (
+            f"<{ID}claim/x> <{vocab.NP}hasAssertion> <{g}-a> <{g}-head> .\n"
+            f"<{ID}claim/x> <{vocab.NP}hasProvenance> <{g}-p> <{g}-head> .\n"
+            f"<{ID}claim/x> <{vocab.RDF}type> <{EXM}Claim> <{g}-head> .\n"
+            f"<{ID}exercise/yoga> <{EXM}proposedMechanism> <{ID}mechanism/sleep> <{g}-a> .\n"
+            f"<{g}-a> <{vocab.PROV}wasDerivedFrom> <{ID}study/wun-2021> <{g}-p> .\n"
+        ).encode()
     )
     crashed._keeper = None  # dies without saving: the checkpoint misses the write
     crashed.close()
