@@ -43,14 +43,17 @@ GROUPED = {"claims"}  # GROUP_CONCAT columns (in evidence-map, claims-by-evidenc
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
-def engine(store: ox.Store, name: str) -> Table:
+Rows = tuple[tuple[str, ...], list[tuple[Any, ...]]]
+
+
+def engine(store: ox.Store, name: str) -> Rows:
     """The shipped query's answer from pyoxigraph, every row."""
     text = safe_order(queries.load(name).text)
     solutions = store.query(text, use_default_graph_as_union=True)
     assert isinstance(solutions, ox.QuerySolutions)
     columns = tuple(v.value for v in solutions.variables)
     rows = [tuple(s[c] for c in columns) for s in solutions]
-    return Table(columns, rows, False, "")
+    return columns, rows
 
 
 def order_keys(name: str) -> list[str]:
@@ -69,11 +72,11 @@ def normal(columns: tuple[str, ...], row: tuple[Any, ...], name: str) -> tuple[s
     return tuple(out)
 
 
-def assert_same(mine: Table, theirs: Table, name: str) -> None:
+def assert_same(mine: Table, theirs: Rows, name: str) -> None:
     """Same columns, same rows (as a multiset), and the ORDER BY values in the same sequence."""
-    assert mine.columns == theirs.columns, name
-    a = [normal(mine.columns, r, name) for r in mine.rows]
-    b = [normal(theirs.columns, r, name) for r in theirs.rows]
+    assert mine.columns == theirs[0], name
+    a = [normal(mine.columns, r, name) for r in mine.terms()]
+    b = [normal(theirs[0], r, name) for r in theirs[1]]
     assert Counter(a) == Counter(b), (name, sorted(set(a) ^ set(b))[:6])
     keys = [mine.columns.index(k) for k in order_keys(name)]
     assert [tuple(r[k] for k in keys) for r in a] == [tuple(r[k] for k in keys) for r in b], name
@@ -152,7 +155,7 @@ def test_answers_equal_the_engine_on_the_shipped_data_and_after_curation(app: Fl
     check_store(store)
     shipped = ox.Store.read_only(store._snapshot)
     target = next(  # a shipped claim in force, retracted through the API
-        r[-1].value.split()[0] for r in engine(shipped, "evidence-map").rows if r[-2].value == "1"
+        r[-1].value.split()[0] for r in engine(shipped, "evidence-map")[1] if r[-2].value == "1"
     )
     post(app, f"/curation/claims/{target.rsplit('/', 1)[1]}/retract")
     check_store(store)
@@ -373,7 +376,7 @@ def random_quad(rng: random.Random) -> ox.Quad:
     return ox.Quad(n("f", 2), p(name), value, graph_name())
 
 
-@pytest.mark.parametrize("seed", range(60))
+@pytest.mark.parametrize("seed", range(30))
 def test_random_writes_keep_every_answer_equal_to_the_engine(seed: int) -> None:
     rng = random.Random(seed)
     store = ox.Store()
@@ -396,7 +399,8 @@ def test_random_writes_keep_every_answer_equal_to_the_engine(seed: int) -> None:
         assert capped is not None
         full = aggregates.answer("theme-frequencies-recomputed", f"g{step}", "h", None)
         assert full is not None
-        assert capped.rows == full.rows[:3] and capped.truncated == (len(full.rows) > 3)
+        assert capped.terms() == full.terms()[:3]
+        assert capped.truncated == (full.rows > 3) and capped.rows == min(full.rows, 3)
 
 
 def scenario() -> list[ox.Quad]:
@@ -443,7 +447,7 @@ def scenario() -> list[ox.Quad]:
     return [ox.Quad(x.subject, x.predicate, x.object, x.graph_name) for x in quads]
 
 
-@pytest.mark.parametrize("seed", range(24))
+@pytest.mark.parametrize("seed", range(16))
 def test_every_order_of_arrival_gives_the_engine_answer(seed: int) -> None:
     """The quads of a complete scenario written one at a time, in a random order."""
     quads = scenario()

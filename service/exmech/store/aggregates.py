@@ -24,6 +24,7 @@ the engine runs the query. tests/test_aggregates.py compares every answer with t
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import heapq
 import itertools
@@ -281,18 +282,6 @@ def _literal(key: Key) -> ox.Literal:
     return quad.object
 
 
-def _term(key: Key | int | None) -> ox.NamedNode | ox.Literal | None:
-    if key is None or isinstance(key, (ox.Literal, ox.NamedNode)):
-        return key
-    if isinstance(key, int):
-        return ox.Literal(str(key), datatype=ox.NamedNode(f"{XSD}integer"))
-    if key.startswith("<"):
-        return ox.NamedNode(key[1:-1])
-    if key.startswith("_:"):
-        raise Unsupported("a blank node in an aggregate answer")
-    return _literal(key)
-
-
 def sort_key(value: Key | int | None) -> tuple[Any, ...]:
     """How ``ordering.safe_order``'s keys sort a value of these answers (unbound first)."""
     if value is None:
@@ -315,38 +304,60 @@ def _plain(text: str) -> Key:
 
 @dataclass(frozen=True)
 class Table:
-    """An aggregate question's answer: columns, rows of pyoxigraph terms, its generation."""
+    """An aggregate question's answer, as SPARQL TSV (the engine parses and writes it)."""
 
     columns: tuple[str, ...]
-    rows: list[tuple[ox.NamedNode | ox.Literal | None, ...]]
+    tsv: bytes
+    rows: int
     truncated: bool
     generation: str
+
+    def solutions(self) -> ox.QuerySolutions:
+        return ox.parse_query_results(self.tsv, format=ox.QueryResultsFormat.TSV)
+
+    def terms(self) -> list[tuple[ox.NamedNode | ox.Literal | None, ...]]:
+        """The rows as pyoxigraph terms (None: unbound)."""
+        return [tuple(s[c] for c in self.columns) for s in self.solutions()]
+
+
+def _tsv(value: Key | int | None) -> str:
+    """A value as SPARQL TSV writes it: N-Triples, with tabs escaped inside literals."""
+    if value is None:
+        return ""
+    if isinstance(value, int):
+        return f'"{value}"^^<{XSD}integer>'
+    if value.startswith("_:"):
+        raise Unsupported("a blank node in an aggregate answer")
+    return value.replace("\t", "\\t")
+
+
+def _line(row: Row) -> str:
+    return "\t".join(map(_tsv, row))
 
 
 @dataclass(frozen=True)
 class Ordered:
-    """A rendered answer: its rows in the query's order, as keys, made on demand."""
+    """A rendered answer: its rows in the query's order as TSV lines, the first n on demand."""
 
     columns: tuple[str, ...]
-    first: Callable[[int | None], list[Row]]  # the first n rows (all for None)
+    first: Callable[[int | None], list[str]]  # the first n rows (all for None)
 
     def table(self, max_rows: int | None, generation: str) -> Table:
         rows = self.first(None if max_rows is None else max_rows + 1)
         shown = rows if max_rows is None else rows[:max_rows]
-        made: dict[Key | int | None, Any] = {}
-        terms = [
-            tuple(made[v] if v in made else made.setdefault(v, _term(v)) for v in row)
-            for row in shown
-        ]
-        return Table(self.columns, terms, len(rows) > len(shown), generation)
+        header = "\t".join("?" + c for c in self.columns)
+        tsv = "\n".join([header, *shown, ""]).encode("utf-8")
+        return Table(self.columns, tsv, len(shown), len(rows) > len(shown), generation)
+
+
+def _ties(row: Row) -> tuple[tuple[int, Any], ...]:
+    """Any fixed order, for rows the ORDER BY leaves tied (the engine's is arbitrary too)."""
+    return tuple((0, 0) if v is None else (1, v) if isinstance(v, int) else (2, v) for v in row)
 
 
 def _sorted(columns: tuple[str, ...], rows: list[Row], conditions: Iterable[str]) -> list[Row]:
     """Rows sorted as ``ORDER BY conditions`` ("-name" descending); ties in a fixed order."""
-    try:
-        rows.sort()  # ties: any fixed order (the engine's is arbitrary too)
-    except TypeError:  # unbound beside bound values
-        rows.sort(key=lambda row: tuple((v is not None, v if v is not None else "") for v in row))
+    rows.sort(key=_ties)  # ties: any fixed order (the engine's is arbitrary too)
     for condition in reversed(list(conditions)):
         i = columns.index(condition.lstrip("-"))
         keys = {v: sort_key(v) for v in {row[i] for row in rows}}
@@ -355,8 +366,8 @@ def _sorted(columns: tuple[str, ...], rows: list[Row], conditions: Iterable[str]
 
 
 def order(columns: tuple[str, ...], rows: list[Row], conditions: Iterable[str]) -> Ordered:
-    ordered = _sorted(columns, rows, conditions)
-    return Ordered(columns, lambda n: ordered if n is None else ordered[:n])
+    lines = [_line(row) for row in _sorted(columns, rows, conditions)]
+    return Ordered(columns, lambda n: lines[:n])
 
 
 def _expand(values: dict[Key, set[str]] | None) -> list[Key]:
@@ -400,6 +411,11 @@ class State:
     _theme_all: dict[Key, tuple[int, int, int]] = field(default_factory=dict)
     _theme_in_force: dict[Key, tuple[list[Key], int]] = field(default_factory=dict)
     _mechanisms: dict[Key, set[Key]] = field(default_factory=dict)  # theme -> mechanisms
+    # Sorted rows of the questions grouped by (exercise, mechanism), and the groups to redo
+    # (None: all of them).
+    _entries: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
+    _of_group: dict[str, dict[tuple[Key, Key], list[tuple[Any, ...]]]] = field(default_factory=dict)
+    _pending: dict[str, set[tuple[Key, Key]] | None] = field(default_factory=dict)
 
     def _count(self, claim: Key, f: Facts, step: int) -> None:
         for m in {m for _, m, _ in f.rows}:
@@ -450,7 +466,11 @@ class State:
             for m, targets in self.dims.get("inTheme", {}).items():
                 for t in targets:
                     self._mechanisms.setdefault(t, set()).add(m)
+            self._pending.clear()
         else:
+            for pending in self._pending.values():
+                if pending is not None:
+                    pending.update(self.dirty_groups)
             for group in self.dirty_groups:
                 self._group.pop(group, None)
             for m in self.dirty_mechanisms | {m for _, m in self.dirty_groups}:
@@ -476,70 +496,85 @@ class State:
         columns = ("theme", "label", "claims", "mechanisms", "studies")
         return order(columns, rows, ("-claims", "label"))
 
-    def _groups(self) -> Iterator[tuple[Key, Key, tuple[int, int, Key, int, int]]]:
-        types = self.dims.get("type", {})
-        for e, m in self.in_force:
-            info = self._group.get((e, m))
-            if info is None:
-                claims = self.in_force[(e, m)]
-                studies = self.in_force_studies.get((e, m), {})
-                reviews = sum(1 for s in studies if any(c in types.get(s, ()) for c in REVIEWS))
-                trials = sum(1 for s in studies if any(c in types.get(s, ()) for c in TRIALS))
-                concat = _plain(" ".join(sorted(c[1:-1] for c in claims)))
-                info = self._group[(e, m)] = (len(claims), len(studies), concat, reviews, trials)
-            yield e, m, info
+    def _info(self, e: Key, m: Key) -> tuple[int, int, Key, int, int]:
+        """(claims, studies, claims as GROUP_CONCAT writes them, reviews, trials) of a group."""
+        info = self._group.get((e, m))
+        if info is None:
+            types = self.dims.get("type", {})
+            claims = self.in_force[(e, m)]
+            studies = self.in_force_studies.get((e, m), {})
+            reviews = sum(1 for s in studies if any(c in types.get(s, ()) for c in REVIEWS))
+            trials = sum(1 for s in studies if any(c in types.get(s, ()) for c in TRIALS))
+            concat = _plain(" ".join(sorted(c[1:-1] for c in claims)))
+            info = self._group[(e, m)] = (len(claims), len(studies), concat, reviews, trials)
+        return info
+
+    def _evidence_map_rows(self, e: Key, m: Key) -> list[tuple[Any, ...]]:
+        claims, studies, concat, _, _ = self._info(e, m)
+        return [
+            (
+                (sort_key(e_label), -studies, -claims, sort_key(m_label)),
+                (e, e_label, m, m_label, t, t_label, studies, claims, concat),
+            )
+            for e_label in _expand(self.dim("label", e))
+            for m_label in _expand(self.dim("label", m))
+            for t in _expand(self.dim("inTheme", m))
+            for t_label in _expand(self.dim("label", t))
+        ]
+
+    def _claims_by_evidence_rows(self, e: Key, m: Key) -> list[tuple[Any, ...]]:
+        claims, _, concat, reviews, trials = self._info(e, m)
+        support = _plain(
+            "reviews only"
+            if trials == 0
+            else "trials only"
+            if reviews == 0
+            else "reviews and trials"
+        )
+        return [
+            (
+                (sort_key(support), sort_key(e_label), sort_key(m_label)),
+                (e, e_label, m, m_label, support, reviews, trials, claims, concat),
+            )
+            for e_label in _expand(self.dim("label", e))
+            for m_label in _expand(self.dim("label", m))
+        ]
+
+    def _kept(self, name: str) -> Ordered:
+        """A question with one group of rows per (exercise, mechanism), kept sorted across
+        generations: only the groups a write changed are taken out and put back in."""
+        make = {
+            "evidence-map": self._evidence_map_rows,
+            "claims-by-evidence": self._claims_by_evidence_rows,
+        }[name]
+        pending = self._pending.get(name)
+        entries = self._entries.setdefault(name, [])
+        of_group = self._of_group.setdefault(name, {})
+        if pending is None:  # everything, sorted once
+            of_group.clear()
+            for group in self.in_force:
+                of_group[group] = [(k, _ties(r), _line(r)) for k, r in make(*group)]
+            entries[:] = sorted(entry for found in of_group.values() for entry in found)
+        else:
+            for group in pending:
+                for entry in of_group.pop(group, ()):
+                    del entries[bisect.bisect_left(entries, entry)]
+                if group in self.in_force:
+                    of_group[group] = [(k, _ties(r), _line(r)) for k, r in make(*group)]
+                    for entry in of_group[group]:
+                        bisect.insort(entries, entry)
+        self._pending[name] = set()
+        return Ordered(COLUMNS[name], lambda n: [line for _, _, line in entries[:n]])
 
     def evidence_map(self) -> Ordered:
-        rows: list[Row] = []
-        for e, m, (claims, studies, concat, _, _) in self._groups():
-            for e_label in _expand(self.dim("label", e)):
-                for m_label in _expand(self.dim("label", m)):
-                    for t in _expand(self.dim("inTheme", m)):
-                        for t_label in _expand(self.dim("label", t)):
-                            rows.append(
-                                (e, e_label, m, m_label, t, t_label, studies, claims, concat)
-                            )
-        columns = (
-            "exercise",
-            "exerciseLabel",
-            "mechanism",
-            "mechanismLabel",
-            "theme",
-            "themeLabel",
-            "studies",
-            "claimCount",
-            "claims",
-        )
-        return order(columns, rows, ("exerciseLabel", "-studies", "-claimCount", "mechanismLabel"))
+        return self._kept("evidence-map")
 
     def claims_by_evidence(self) -> Ordered:
-        rows: list[Row] = []
-        for e, m, (claims, _, concat, reviews, trials) in self._groups():
-            support = _plain(
-                "reviews only"
-                if trials == 0
-                else "trials only"
-                if reviews == 0
-                else "reviews and trials"
-            )
-            for e_label in _expand(self.dim("label", e)):
-                for m_label in _expand(self.dim("label", m)):
-                    rows.append((e, e_label, m, m_label, support, reviews, trials, claims, concat))
-        columns = (
-            "exercise",
-            "exerciseLabel",
-            "mechanism",
-            "mechanismLabel",
-            "support",
-            "reviewStudies",
-            "trialStudies",
-            "claimCount",
-            "claims",
-        )
-        return order(columns, rows, ("support", "exerciseLabel", "mechanismLabel"))
+        return self._kept("claims-by-evidence")
 
     def _in_force_of_theme(self, t: Key) -> tuple[list[Key], int]:
-        """Claims in force of theme ``t``, sorted as ORDER BY sorts IRIs, and its studies."""
+        """IRIs of the claims in force of theme ``t``, sorted as ORDER BY sorts IRIs (by their
+        text), and how many studies they rest on."""
         found = self._theme_in_force.get(t)
         if found is None:
             claims: set[Key] = set()
@@ -548,7 +583,7 @@ class State:
                 for e in self.exercises_of.get(m, ()):
                     claims.update(self.in_force[(e, m)])
                     studies.update(self.in_force_studies.get((e, m), ()))
-            ordered = sorted(claims, key=lambda c: c[1:-1])
+            ordered = sorted([c[1:-1] for c in claims])  # IRIs sort by their text
             found = self._theme_in_force[t] = (ordered, len(studies))
         return found
 
@@ -558,7 +593,7 @@ class State:
         percents = _percentages([len(c) for c, _ in in_force], len(self.linked_in_force))
         frequencies = self.typed(FREQUENCY)
         heads: set[Row] = set()
-        claims_of: dict[Key, list[Key | None]] = {}
+        claims_of: dict[Key, list[str] | list[None]] = {}
         for t, (claims, studies), percent in zip(themes, in_force, percents, strict=True):
             reported = [
                 (mentions, share)
@@ -584,22 +619,28 @@ class State:
         )
         ordered = _sorted(columns[:-1], list(heads), ("-claimCount", "label"))
 
-        def rows(head: Row) -> Iterator[Row]:
-            return ((*head, c) for c in claims_of[head[0]])
+        def rows(head: Row) -> Iterator[tuple[tuple[Any, ...], str]]:
+            prefix = _line(head) + "\t"
+            for iri in claims_of[head[0]]:
+                if iri is None:
+                    yield (0,), prefix
+                else:
+                    yield (2, iri), f"{prefix}<{iri}>"
 
-        def first(n: int | None) -> list[Row]:
+        def first(n: int | None) -> list[str]:
             # One row per head and claim: heads in order, each head's claims in order; heads
             # that tie on (claimCount, label) have their rows merged by claim.
-            out: list[Row] = []
+            out: list[str] = []
             runs = itertools.groupby(ordered, key=lambda h: (h[2], sort_key(h[1])))
             for _, run in runs:
                 heads_of_run = list(run)
                 merged = (
                     rows(heads_of_run[0])
                     if len(heads_of_run) == 1
-                    else heapq.merge(*map(rows, heads_of_run), key=lambda r: sort_key(r[-1]))
+                    else heapq.merge(*map(rows, heads_of_run), key=lambda r: r[0])
                 )
-                out.extend(itertools.islice(merged, None if n is None else n - len(out)))
+                wanted = None if n is None else n - len(out)
+                out.extend(line for _, line in itertools.islice(merged, wanted))
                 if n is not None and len(out) >= n:
                     break
             return out
@@ -629,6 +670,32 @@ RENDER: dict[str, Callable[[State], Ordered]] = {
     "claims-by-evidence": State.claims_by_evidence,
     "theme-frequencies-recomputed": State.theme_frequencies,
     "claims-per-theme": State.claims_per_theme,
+}
+
+
+COLUMNS = {
+    "evidence-map": (
+        "exercise",
+        "exerciseLabel",
+        "mechanism",
+        "mechanismLabel",
+        "theme",
+        "themeLabel",
+        "studies",
+        "claimCount",
+        "claims",
+    ),
+    "claims-by-evidence": (
+        "exercise",
+        "exerciseLabel",
+        "mechanism",
+        "mechanismLabel",
+        "support",
+        "reviewStudies",
+        "trialStudies",
+        "claimCount",
+        "claims",
+    ),
 }
 
 

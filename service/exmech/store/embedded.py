@@ -144,16 +144,9 @@ def _first_rows(solutions: ox.QuerySolutions, count: int, fmt: ox.QueryResultsFo
     byte for byte what the engine writes for the same rows.
     """
     names = [variable.value for variable in solutions.variables]
-    rows = ([solution[name] for name in names] for solution in itertools.islice(solutions, count))
-    return _serialize_rows(names, rows, fmt)
-
-
-def _serialize_rows(
-    names: Iterable[str], rows: Iterable[Iterable[Any]], fmt: ox.QueryResultsFormat
-) -> bytes:
-    """Rows of terms (None: unbound) serialized by the engine, through SPARQL TSV."""
     lines = ["\t".join("?" + name for name in names)]
-    lines.extend("\t".join(_tsv_term(term) for term in row) for row in rows)
+    for solution in itertools.islice(solutions, count):
+        lines.append("\t".join(_tsv_term(solution[name]) for name in names))
     tsv = ("\n".join(lines) + "\n").encode("utf-8")
     parsed = ox.parse_query_results(tsv, format=ox.QueryResultsFormat.TSV)
     return parsed.serialize(format=fmt) or b""
@@ -578,8 +571,10 @@ def snapshot_name(meta: dict[str, Any]) -> str:
 def _table_answer(table: Table, media_type: str) -> Answer:
     """An aggregate question's table as the engine would have serialized it."""
     fmt = ox.QueryResultsFormat.from_media_type(media_type) or ox.QueryResultsFormat.JSON
-    body = _serialize_rows(table.columns, table.rows, fmt)
-    return Answer(body, fmt.media_type, len(table.rows), table.truncated, table.generation)
+    body = (
+        table.tsv if fmt == ox.QueryResultsFormat.TSV else table.solutions().serialize(format=fmt)
+    )
+    return Answer(body or b"", fmt.media_type, table.rows, table.truncated, table.generation)
 
 
 def chain_hash(previous: str, payload: bytes) -> str:
