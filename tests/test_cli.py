@@ -89,7 +89,10 @@ def test_query_rejects_updates_and_reports_syntax_errors(run) -> None:
 def test_stats_counts_classes_themes_and_completeness(run) -> None:
     result = run("stats")
     assert result.exit_code == 0, result.output
-    assert "Claim" in result.output and "238" in result.output
+    # 279 claims in force and the 8 withdrawn ones of release 0.1.0
+    assert "Claim" in result.output and str(279 + 8) in result.output
+    # reports, further reports, studies, trials, reviews, claims in force
+    assert "78       4               74       60      13       279" in result.output
     assert "Psychosocial" in result.output
     assert "33" in result.output and "18" in result.output
 

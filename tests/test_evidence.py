@@ -38,11 +38,23 @@ LEVEL = {
     "ModeratorTested": "TestedAsModerator",
     "PooledOutcome": "PooledInReview",
 }
+# data/README.md, "Mediator status": the most informative status first.
+INFORMATIVE = [
+    "MediationTested",
+    "MechanismTested",
+    "ModeratorTested",
+    "TestedInCompanionPaper",
+    "OutcomeOnly",
+    "PooledOutcome",
+    "Planned",
+    "SeldomTested",
+    "NotMeasured",
+]
 NULL = {"NoEffect", "Contradicts"}
 # How the table words a null or negative result; read apart from the mapping's direction column.
 NULL_WORDING = re.compile(
     r"no change|not improved|unchanged|did not explain|little or no correlation|"
-    r"no whole-disc group difference",
+    r"no whole-disc group difference|unrelated to|not associated|fell about 5% with strengthening",
     re.IGNORECASE,
 )
 
@@ -82,7 +94,11 @@ class Row:
 
 def model() -> tuple[set[Row], set[str], dict[str, str]]:
     """Claims as (study slug, exercise, mechanism, level, direction); review slugs; labels."""
-    trials = list(csv.DictReader(open(SOURCES / "trials.csv", encoding="utf-8")))
+    trials = [
+        row
+        for table in ("trials.csv", "trials-more.csv")
+        for row in csv.DictReader(open(SOURCES / table, encoding="utf-8"))
+    ]
     slugs = importer.study_slugs(trials)
     reviews = {
         slugs[t["key"]]
@@ -90,12 +106,27 @@ def model() -> tuple[set[Row], set[str], dict[str, str]]:
         if "review" in t["study_type"].lower() or "meta-analysis" in t["study_type"].lower()
     }
     labels = {slugs[t["key"]]: f"{importer.surname(t['first_author'])} {t['year']}" for t in trials}
-    rows = set()
+    # data/README.md: cells that make the same statement (study, exercise type, proposal or
+    # direction, mechanism) are one claim, whose status is the most informative of theirs.
+    best: dict[tuple[str, str, str, str], str] = {}
     for m in csv.DictReader(open(SOURCES / "mechanism-mapping.csv", encoding="utf-8")):
         if m["mechanism"]:
             for exercise in m["exercise_types"].split():
-                level = LEVEL[m["mediator_status"]]
-                rows.add(Row(slugs[m["key"]], exercise, m["mechanism"], level, m["direction"]))
+                proposal = LEVEL[m["mediator_status"]] == "ProposedAsRationale"
+                key = (
+                    slugs[m["key"]],
+                    exercise,
+                    m["mechanism"],
+                    "" if proposal else m["direction"],
+                )
+                status = min(
+                    best.get(key, m["mediator_status"]), m["mediator_status"], key=INFORMATIVE.index
+                )
+                best[key] = status
+    rows = {
+        Row(study, exercise, mechanism, LEVEL[status], direction or "NotReported")
+        for (study, exercise, mechanism, direction), status in best.items()
+    }
     return rows, reviews, labels
 
 
@@ -155,10 +186,11 @@ def test_mechanism_verdicts_are_exact(reader: object) -> None:
         for r in ask(reader, "mechanism-verdict")
     }
     assert got == {k: {c: v.get(c, 0) for c in COLUMNS} for k, v in expected.items()}
-    # The sentence the pages print, for one mechanism with a null mediator test.
-    assert (
-        got[("motor-control",)]["notExplained"] == 1 and got[("motor-control",)]["explained"] == 0
-    )
+    # The sentence the pages print, for one mechanism with mediator tests both ways: Mannion
+    # 2001 part 3 and Unsgaard-Tondel 2011 (thickness) did not explain; Ferreira 2010,
+    # Marshall 2008 and Unsgaard-Tondel 2011 (lateral slide) did.
+    assert got[("motor-control",)]["notExplained"] == 2
+    assert got[("motor-control",)]["explained"] == 3
 
 
 def test_theme_verdicts_are_exact(reader: object) -> None:
@@ -187,7 +219,7 @@ def test_null_findings_are_exactly_the_null_and_contradicting_claims(reader: obj
     expected = {(r.study, r.exercise, r.mechanism) for r in ROWS if r.direction in NULL}
     rows = ask(reader, "null-findings")
     assert {(slug(r["study"]), slug(r["exercise"]), slug(r["mechanism"])) for r in rows} == expected
-    assert len(rows) == len(expected) == 30
+    assert len(rows) == len(expected) == 30 + 11
     assert all(NULL_WORDING.search(r["wording"]) for r in rows), rows
 
 
@@ -217,6 +249,8 @@ def test_mediation_explains_is_exact(reader: object) -> None:
     assert set(got) == {
         "endorphins", "exercise-adherence", "fear-avoidance", "catastrophizing",
         "pain-self-efficacy", "psychological-distress", "sleep",
+        # issue 18: Ferreira 2010, Marshall 2008, Unsgaard-Tondel 2011; Steele 2019
+        "motor-control", "muscle-strength",
     }  # fmt: skip
 
 
@@ -239,7 +273,7 @@ def test_proposals_outnumber_tests_is_exact(reader: object) -> None:
     }
     assert got == expected
     gaps = [int(r["gap"]) for r in rows]
-    assert gaps == sorted(gaps, reverse=True) and got["motor-control"] == (10, 1, 9)
+    assert gaps == sorted(gaps, reverse=True) and got["motor-control"] == (11, 4, 7)
 
 
 # --- no null finding counted as support ---------------------------------------------------
@@ -269,14 +303,16 @@ def run(store: ox.Store, name: str) -> list[dict[str, str]]:
 
 
 def null_claims(store: ox.Store) -> set[str]:
-    """Claims whose table wording (the mediator note) reports a null or negative result."""
+    """Claims whose table wording (the mediator note, or the words from the row's notes that
+    decide the direction) reports a null or negative result."""
     text = f"""PREFIX np: <http://www.nanopub.org/nschema#>
-    SELECT ?claim ?note WHERE {{ ?claim np:hasProvenance ?p ; np:hasAssertion ?a .
-      GRAPH ?p {{ ?a <{EXM}mediatorStatusNote> ?note }} }}"""
+    SELECT ?claim ?note ?words WHERE {{ ?claim np:hasProvenance ?p ; np:hasAssertion ?a .
+      GRAPH ?p {{ ?a <{EXM}mediatorStatusNote> ?note
+                  OPTIONAL {{ ?a <{EXM}directionWording> ?words }} }} }}"""
     return {
         s["claim"].value
         for s in store.query(text, use_default_graph_as_union=True)
-        if NULL_WORDING.search(s["note"].value)
+        if NULL_WORDING.search(s["note"].value + " " + (s["words"].value if s["words"] else ""))
     }
 
 
@@ -284,7 +320,9 @@ def null_claims(store: ox.Store) -> set[str]:
 def stores() -> tuple[ox.Store, ox.Store, set[str]]:
     full = shipped_dataset()
     nulls = null_claims(full)
-    assert len(nulls) == 30  # Mannion part 3 (15), Steiger (9), Owen, Liu, Chatzitheodorou, Neason
+    # Mannion part 3 (15), Steiger (9), Owen, Liu, Chatzitheodorou, Neason; then (issue 18)
+    # Danneels (2), Berglund (2), Marshall 2008, Franca, Unsgaard-Tondel 2011 (3), Rittweger (2)
+    assert len(nulls) == 30 + 11
     return full, shipped_dataset(nulls), nulls
 
 
@@ -304,7 +342,8 @@ def test_assertions_alone_never_read_a_null_finding_as_support(stores) -> None:
     supported = stating("supportedMechanism")
     assert supported and not supported & nulls
     assert not stating("proposedMechanism") & nulls
-    assert stating("unsupportedMechanism") == nulls
+    assert stating("unsupportedMechanism") | stating("contradictedMechanism") == nulls
+    assert len(stating("contradictedMechanism")) == 1  # Franca 2010, strengthening arm
 
 
 @pytest.mark.parametrize(
@@ -393,11 +432,13 @@ def test_the_evidence_map_colours_null_only_cells_as_null(client: FlaskClient, s
 def test_mechanism_and_theme_pages_state_the_verdict(client: FlaskClient) -> None:
     html = client.get("/id/mechanism/muscle-strength").get_data(as_text=True)
     assert (
-        "Muscle strength: proposed in 6 studies; measured as an outcome in 6 (1 changed, "
-        "0 no change); tested as a mediator in 2 (explained in 0, did not explain in 2)." in html
+        # issue 18 adds Suh 2019 (measured, not reported), Steele 2019 (explained) and
+        # Rittweger 2002 (did not explain) to Mannion 2001 part 3 and Steiger 2012
+        "Muscle strength: proposed in 6 studies; measured as an outcome in 7 (1 changed, "
+        "0 no change); tested as a mediator in 4 (explained in 1, did not explain in 3)." in html
     )
     theme = client.get("/id/theme/neuromuscular").get_data(as_text=True)
-    assert "tested as a mediator in 2 (explained in 0, did not explain in 2)" in theme
+    assert "tested as a mediator in 4 (explained in 1, did not explain in 3)" in theme
     home = client.get("/").get_data(as_text=True)
     assert "no effect or no association" in home and "tested as mediator" in home
 
@@ -410,7 +451,9 @@ def test_exmech_stats_counts_by_level_and_direction(built_state: Path, runner: C
     line = next(
         x for x in result.output.splitlines() if "exm:TestedAsMediator" in x and "exm:NoEffect" in x
     )
-    assert line.split()[-2:] == ["24", "2"]  # Mannion 2001 part 3 (15) and Steiger 2012 (9)
+    # Mannion 2001 part 3 (15) and Steiger 2012 (9); Berglund 2017 (2), Unsgaard-Tondel 2011
+    # (3) and Rittweger 2002 (2)
+    assert line.split()[-2:] == ["31", "5"]
 
 
 def test_the_three_questions_are_in_the_readme() -> None:
@@ -500,3 +543,39 @@ def test_api_theme_verdicts_are_exact_and_name_every_claim(client: FlaskClient) 
     assert len(body["rows"]) == len(expected)
     named = [iri for r in body["rows"] for iri in r["nanopublications"]]
     assert len(named) == len(set(named)) == len(ROWS)
+
+
+def test_report_counts_tell_reports_studies_trials_and_claims_apart(reader: object) -> None:
+    """Counted from the source tables: a further report of a trial in the graph is a report
+    (and its claims count) but not another study or trial; a pooled analysis is no trial."""
+    trials = [
+        row
+        for table in ("trials.csv", "trials-more.csv")
+        for row in csv.DictReader(open(SOURCES / table, encoding="utf-8"))
+    ]
+    further = {
+        r["key"] for r in csv.DictReader(open(SOURCES / "study-links.csv", encoding="utf-8"))
+    }
+    reviews = {
+        t["key"]
+        for t in trials
+        if "review" in t["study_type"].lower() or "meta-analysis" in t["study_type"].lower()
+    }
+    pooled = {t["key"] for t in trials if "pooled" in t["study_type"]}
+    (row,) = ask(reader, "report-counts")
+    got = {k: int(v) for k, v in row.items()}
+    findings = [r for r in ROWS if r.level != "ProposedAsRationale"]
+    assert got == {
+        "reports": len(trials),
+        "furtherReports": len(further),
+        "studies": len(trials) - len(further),
+        "trials": len(trials) - len(further) - len(reviews) - len(pooled),
+        "reviews": len(reviews),
+        "claims": len(ROWS),
+        "proposals": len(ROWS) - len(findings),
+        "supporting": sum(r.direction == "Supports" for r in findings),
+        "noEffect": sum(r.direction == "NoEffect" for r in findings),
+        "contradicting": sum(r.direction == "Contradicts" for r in findings),
+        "notReported": sum(r.direction == "NotReported" for r in findings),
+    }
+    assert (got["reports"], got["studies"], got["trials"], got["claims"]) == (78, 74, 60, 279)

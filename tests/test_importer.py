@@ -86,8 +86,10 @@ def test_regenerating_gives_identical_files(tmp_path: Path) -> None:
 
 
 def test_every_identifier_in_the_rdf_is_in_the_table(everything: Dataset) -> None:
-    table_text = (SOURCES / "trials.csv").read_text(encoding="utf-8")
-    rows = importer.read_csv(SOURCES / "trials.csv")
+    """Both research tables: every DOI and PMID of data/ was seen by the research."""
+    table_text = "\n".join((SOURCES / t).read_text(encoding="utf-8") for t in importer.TABLES)
+    rows = [r for t in importer.TABLES for r in importer.read_csv(SOURCES / t)]
+    assert len(rows) == 78 and {r["doi"] for r in rows} >= {"10.1136/bjsm.2011.085506"}
     dois = {r["doi"] for r in rows if r["doi"]}
     pmids = {r["pmid"] for r in rows if r["pmid"]}
     for _, _, doi, _ in everything.quads((None, BIBO.doi, None, None)):
@@ -210,7 +212,9 @@ def test_claim_targets_exist(claims: Dataset) -> None:
 
 def test_study_slugs(src: importer.Sources) -> None:
     slugs = importer.study_slugs(src.trials)
-    assert len(set(slugs.values())) == len(src.trials) == 58
+    assert len(set(slugs.values())) == len(src.trials) == 58 + 20
+    assert slugs["unsgaard2011_tra_activation_pain"] == "unsgaard-tondel-2011"
+    assert slugs["blodt2015_qigong"] == "blodt-2015"
     assert slugs["wun_mechanisms_review"] == "wun-2021"
     assert slugs["unsgaard2010_mce_sling_general"] == "unsgaard-tondel-2010"
     assert slugs["cruzdiaz2018_pilates_kinesiophobia"] == "cruz-diaz-2018"
@@ -345,7 +349,9 @@ def test_every_external_code_is_listed_with_where_it_was_checked() -> None:
     for code in sorted(used):
         assert code in rows, f"{code} is used but data/README.md does not say where it was checked"
         checked = rows[code]
-        assert "meshb.nlm.nih.gov" in checked or "eco.obo" in checked, (code, checked)
+        # The vocabulary's own page or release file, or a repository file pinned by commit.
+        pinned = re.search(r"github\.com/\S+, commit [0-9a-f]{40}", checked)
+        assert "meshb.nlm.nih.gov" in checked or "eco.obo" in checked or pinned, (code, checked)
         if "mesh/" in code:
             assert code.rsplit("/", 1)[1] in checked, (code, checked)
 
@@ -381,3 +387,100 @@ def test_withdrawn_claims_of_release_0_1_0_are_kept_and_retracted(claims: Datase
     comments = [str(c) for c in claims.objects(None, URIRef(vocab.RDFS + "comment"))]
     assert sum("too few trials" in c for c in comments) == 6
     assert sum("mental health" in c for c in comments) == 2
+
+
+def test_source_tables_are_the_research_hand_off_byte_for_byte() -> None:
+    """data/sources/SHA256SUMS holds the checksums of the research hand-off's two tables."""
+    import hashlib
+
+    sums = {}
+    for line in (SOURCES / "SHA256SUMS").read_text(encoding="utf-8").splitlines():
+        digest, name = line.split(maxsplit=1)
+        sums[name] = digest
+    assert set(sums) == set(importer.TABLES)
+    for name, digest in sums.items():
+        assert hashlib.sha256((SOURCES / name).read_bytes()).hexdigest() == digest, name
+
+
+def test_secondary_reports_point_at_their_parent_trial(src: importer.Sources) -> None:
+    """The four further reports the notes name link to the trial already in the graph."""
+    studies = parse("studies.ttl")
+    slugs = importer.study_slugs(src.trials)
+    expected = {
+        "ferreira2010_tra_recruitment": "ferreira2007_ge_mce_smt",
+        "unsgaard2011_tra_activation_pain": "unsgaard2010_mce_sling_general",
+        "berglund2017_multifidus_thickness": "aasa2015_lowload_vs_deadlift",
+        "hall2016_taichi_catastrophising_mediation": "hall2011_tai_chi",
+    }
+    found = {
+        (str(s).rsplit("/", 1)[1], str(o).rsplit("/", 1)[1])
+        for s, o in studies.subject_objects(EXM.secondaryReportOf)
+    }
+    assert found == {(slugs[k], slugs[v]) for k, v in expected.items()}
+    for report, trial in studies.subject_objects(EXM.secondaryReportOf):
+        assert (trial, EXM.hasSecondaryReport, report) in studies
+        assert src.tables[str(studies.value(trial, EXM.sourceKey))] == "trials.csv"
+
+
+def test_caveats_quote_the_notes_and_reach_the_study(src: importer.Sources) -> None:
+    rows = {r["key"]: r for r in src.trials}
+    studies = parse("studies.ttl")
+    slugs = importer.study_slugs(src.trials)
+    kinds = {c.kind for c in src.caveats}
+    assert kinds == set(importer.CAVEAT_KINDS)
+    for c in src.caveats:
+        assert c.quote in rows[c.key]["notes"]
+        node = URIRef(vocab.iri("study", slugs[c.key]))
+        assert (node, EXM.caveat, EXM[c.kind]) in studies
+        assert Literal(c.note, lang="en") in set(
+            studies.objects(node, URIRef(vocab.SKOS + "editorialNote"))
+        )
+    # Every row whose notes say its PMID came from an address carries that caveat.
+    from_address = {
+        k
+        for k, r in rows.items()
+        if re.search(r"PMID (read )?from the (path|mirror|access_num)", r["notes"])
+    }
+    flagged = {c.key for c in src.caveats if c.kind == "PmidFromLinkAddress"}
+    assert from_address == flagged and len(flagged) == 5
+
+
+@pytest.mark.parametrize(
+    "table, old, new",
+    [
+        ("study-links.csv", "Cohort of the unsgaard2010", "Sister study of the unsgaard2010"),
+        ("study-links.csv", ",hall2011_tai_chi,", ",hall2011_tai_chi_x,"),
+        ("study-caveats.csv", "print 2019; online 12 Jan 2018", "print 2020; online 2017"),
+        ("study-caveats.csv", ",OnlineYearDiffers,", ",Rumour,"),
+        ("trials-more.csv", "chan2011_aerobic_plus_physio,", "costa2009_mce_placebo,"),
+    ],
+)
+def test_links_and_caveats_not_in_the_notes_are_refused(
+    tmp_path: Path, table: str, old: str, new: str
+) -> None:
+    import shutil
+
+    for path in SOURCES.iterdir():
+        shutil.copy(path, tmp_path / path.name)
+    text = (tmp_path / table).read_text(encoding="utf-8")
+    assert old in text
+    (tmp_path / table).write_text(text.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(ValueError):
+        importer.load_sources(tmp_path)
+
+
+def test_mesh_codes_by_design() -> None:
+    """RCTs carry MeSH Randomized Controlled Trial; meta-analyses Meta-Analysis; secondary
+    analyses none (no verified publication type fits them)."""
+    studies = parse("studies.ttl")
+    mesh = "http://id.nlm.nih.gov/mesh/"
+    for study in studies.subjects(RDF.type, EXM.RandomisedControlledTrial):
+        assert URIRef(mesh + "D016449") in set(
+            studies.objects(study, URIRef(vocab.DCTERMS + "type"))
+        )
+    for study in studies.subjects(RDF.type, EXM.SecondaryAnalysis):
+        assert not set(studies.objects(study, URIRef(vocab.DCTERMS + "type")))
+    for study in studies.subjects(RDF.type, EXM.MetaAnalysis):
+        assert URIRef(mesh + "D017418") in set(
+            studies.objects(study, URIRef(vocab.DCTERMS + "type"))
+        )

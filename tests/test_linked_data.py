@@ -487,7 +487,7 @@ def test_void_numbers_equal_an_independent_count(
     ):
         assert classes[cls] == len({s for s, p, o in triples if p == rdflib.RDF.type and o == cls})
     assert (
-        classes[EXM.Claim] == 230 + 8
+        classes[EXM.Claim] == 279 + 8
     )  # in force, and the withdrawn claims of release 0.1.0 (retracted)
     properties = {}
     for part in void.objects(dataset, VOID.propertyPartition):

@@ -488,9 +488,15 @@ def query(
 @main.command()
 @click.pass_context
 def stats(ctx: click.Context) -> None:
-    """Counts per class, claims per theme and by evidence level and direction, and how complete
-    the review's list is."""
-    for name in ("class-counts", "claims-per-theme", "evidence-counts", "completeness"):
+    """Counts of reports, studies, trials and claims, per class, claims per theme and by evidence
+    level and direction, and how complete the review's list is."""
+    for name in (
+        "report-counts",
+        "class-counts",
+        "claims-per-theme",
+        "evidence-counts",
+        "completeness",
+    ):
         click.echo(f"== {queries.load(name).answers}")
         click.echo(table(run_query(ctx.obj, queries.load(name).text).body))
         click.echo()

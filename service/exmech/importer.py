@@ -2,7 +2,10 @@
 
 Inputs (the only place the facts live):
 
-- ``trials.csv``: the researched table of studies, copied unchanged; the source of truth.
+- ``trials.csv`` and ``trials-more.csv``: the researched tables of studies, copied unchanged
+  (byte for byte; ``SHA256SUMS`` records the hand-off's checksums); the source of truth.
+- ``study-links.csv``: which rows report a trial another row already reports (same trial,
+  another report), and ``study-caveats.csv``: the caveats the rows' notes give, each quoting them.
 - ``mechanism-mapping.csv``: one curation decision per mechanism cell of the table (a cell that
   names two ideas has one row per idea; a cell that is not a mechanism has an empty
   ``mechanism`` and no claim).
@@ -22,7 +25,7 @@ import io
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rdflib import RDF, RDFS, XSD, Dataset, Graph, Literal, Namespace, URIRef
@@ -46,8 +49,27 @@ PROV = Namespace(vocab.PROV)
 # normalize=False keeps the lexical form "…Z" that docs/model.md shows.
 CREATED = Literal("2026-11-27T00:00:00Z", datatype=XSD.dateTime, normalize=False)
 CURATOR = URIRef(vocab.iri("curator", "exmech-import"))
-# The table itself, as the source of the mechanisms the review does not list.
-TRIALS_TABLE = URIRef(f"{vocab.BASE}/data/sources/trials.csv")
+# The researched tables, in reading order; each row's facts cite the table it came from.
+TABLES = ("trials.csv", "trials-more.csv")
+
+
+def table_iri(name: str) -> URIRef:
+    """The IRI of a source table (as published with the data)."""
+    return URIRef(f"{vocab.BASE}/data/sources/{name}")
+
+
+TRIALS_TABLE = table_iri(TABLES[0])
+LINKS_TABLE = "study-links.csv"
+CAVEATS_TABLE = "study-caveats.csv"
+# The kinds of caveat a row's notes give (exm:CaveatKind individuals in the ontology).
+CAVEAT_KINDS = (
+    "PmidFromLinkAddress",
+    "OnlineYearDiffers",
+    "NotFullyRandomised",
+    "SameTrialUncertain",
+    "PopulationNotStrictlyChronic",
+)
+CITO = Namespace("http://purl.org/spar/cito/")
 
 SEPARATOR = " | "
 OUTPUTS = (
@@ -94,12 +116,21 @@ WORDING_SOURCES = (
 ECO_AUTHOR_STATEMENT = nanopub.ECO_AUTHOR_STATEMENT
 ECO_CLINICAL_STUDY = nanopub.ECO_CLINICAL_STUDY
 ECO_REVIEW_STATEMENT = nanopub.ECO_REVIEW_STATEMENT
-# MeSH publication types (checked: data/README.md); designs without a verified one get none.
+# MeSH codes, each checked where data/README.md says; designs without a verified one get none.
 MESH = "http://id.nlm.nih.gov/mesh/"
 PUBLICATION_TYPES: dict[str, URIRef] = {
     "systematic review": URIRef(f"{MESH}D000078182"),
-    "non-randomised controlled clinical trial": URIRef(f"{MESH}D018848"),
+    "meta-analysis": URIRef(f"{MESH}D017418"),
 }
+DESIGN_PUBLICATION_TYPES: dict[str, URIRef] = {
+    "RandomisedControlledTrial": URIRef(f"{MESH}D016449"),
+    "NonRandomisedControlledTrial": URIRef(f"{MESH}D018848"),
+}
+# The condition the mechanisms are about (Low Back Pain, Chronic Pain) and the field of the
+# exercise types (Exercise Therapy): dcterms:subject of the two concept schemes.
+CONDITION = (URIRef(f"{MESH}D017116"), URIRef(f"{MESH}D059350"))
+EXERCISE_THERAPY = URIRef(f"{MESH}D005081")
+MESH_MATCHES = ("exactMatch", "closeMatch", "broadMatch")
 MAPPING_TABLE = URIRef(f"{vocab.BASE}/data/sources/mechanism-mapping.csv")
 ORGANISATION = URIRef(vocab.iri("curator", "exmech"))
 
@@ -142,6 +173,7 @@ class ExerciseType:
     table_label: str
     other_keys: tuple[str, ...]
     definition: str
+    mesh: tuple[str, str] | None = None  # (SKOS mapping property, MeSH descriptor UI)
 
 
 @dataclass(frozen=True)
@@ -194,6 +226,27 @@ class Mapping:
 
 
 @dataclass(frozen=True)
+class Link:
+    """One row of study-links.csv: a further report (secondary, mechanistic or mediation
+    analysis) of the trial whose main report is another row."""
+
+    key: str
+    parent: str
+    quote: str
+    rationale: str
+
+
+@dataclass(frozen=True)
+class Caveat:
+    """One row of study-caveats.csv: a caveat the row's notes give, in our words."""
+
+    key: str
+    kind: str
+    quote: str
+    note: str
+
+
+@dataclass(frozen=True)
 class Sources:
     """All curated inputs, loaded and cross-checked."""
 
@@ -201,6 +254,13 @@ class Sources:
     exercise_types: tuple[ExerciseType, ...]
     mechanisms: tuple[Mechanism, ...]
     mappings: tuple[Mapping, ...]
+    tables: dict[str, str] = field(default_factory=dict)  # row key -> its table's file name
+    links: tuple[Link, ...] = ()
+    caveats: tuple[Caveat, ...] = ()
+
+    def table_of(self, key: str) -> URIRef:
+        """The IRI of the table a row comes from."""
+        return table_iri(self.tables.get(key, TABLES[0]))
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -241,9 +301,20 @@ def load_exercise_types(path: Path) -> tuple[ExerciseType, ...]:
             table_label=r["table_label"],
             other_keys=tuple(r["other_keys"].split()),
             definition=r["definition"],
+            mesh=mesh_match(r.get("mesh", "")),
         )
         for r in read_csv(path)
     )
+
+
+def mesh_match(cell: str) -> tuple[str, str] | None:
+    """`exactMatch D015013` -> ("exactMatch", "D015013"); empty -> None."""
+    if not cell:
+        return None
+    relation, _, ui = cell.partition(" ")
+    if relation not in MESH_MATCHES or not re.fullmatch(r"D\d{6,9}", ui):
+        raise ValueError(f"mesh cell {cell!r}: expected one of {MESH_MATCHES} and a MeSH UI")
+    return relation, ui
 
 
 def load_mechanisms(path: Path) -> tuple[Mechanism, ...]:
@@ -302,14 +373,60 @@ def exercise_slugs_for_row(row: Row, types: Sequence[ExerciseType]) -> list[str]
 
 def load_sources(sources_dir: Path = SOURCES_DIR) -> Sources:
     """Read and cross-check every curated table; raise ValueError on any inconsistency."""
+    trials: list[Row] = []
+    tables: dict[str, str] = {}
+    for name in TABLES:
+        path = sources_dir / name
+        if not path.exists() and name != TABLES[0]:
+            continue  # an older checkout or a trimmed copy: the first table alone
+        for row in read_csv(path):
+            if row["key"] in tables:
+                raise ValueError(f"{name}: key {row['key']!r} is already in {tables[row['key']]}")
+            tables[row["key"]] = name
+            trials.append(row)
+    optional = {
+        n: read_csv(sources_dir / n) if (sources_dir / n).exists() else []
+        for n in (LINKS_TABLE, CAVEATS_TABLE)
+    }
     loaded = Sources(
-        trials=tuple(read_csv(sources_dir / "trials.csv")),
+        trials=tuple(trials),
         exercise_types=load_exercise_types(sources_dir / "exercise-types.csv"),
         mechanisms=load_mechanisms(sources_dir / "mechanisms.csv"),
         mappings=load_mappings(sources_dir / "mechanism-mapping.csv"),
+        tables=tables,
+        links=tuple(
+            Link(r["key"], r["parent_key"], r["quote"], r["rationale"])
+            for r in optional[LINKS_TABLE]
+        ),
+        caveats=tuple(
+            Caveat(r["key"], r["caveat"], r["quote"], r["note"]) for r in optional[CAVEATS_TABLE]
+        ),
     )
     check_sources(loaded)
+    check_study_notes(loaded)
     return loaded
+
+
+def check_study_notes(src: Sources) -> None:
+    """Links and caveats must quote the row's own notes: nothing is added from elsewhere."""
+    rows = {r["key"]: r for r in src.trials}
+    parents: dict[str, str] = {}
+    for link in src.links:
+        where = f"{LINKS_TABLE} {link.key}"
+        if link.key not in rows or link.parent not in rows or link.key == link.parent:
+            raise ValueError(f"{where}: both rows must exist and differ ({link.parent!r})")
+        notes = rows[link.key]["notes"]
+        if link.quote not in notes or link.parent not in notes:
+            raise ValueError(f"{where}: the quote and the parent key must be in the row's notes")
+        if link.key in parents or link.parent in parents:
+            raise ValueError(f"{where}: one parent per report, and a parent is a main report")
+        parents[link.key] = link.parent
+    for caveat in src.caveats:
+        where = f"{CAVEATS_TABLE} {caveat.key} {caveat.kind}"
+        if caveat.key not in rows or caveat.kind not in CAVEAT_KINDS or not caveat.note:
+            raise ValueError(f"{where}: unknown row or caveat kind ({', '.join(CAVEAT_KINDS)})")
+        if caveat.quote not in rows[caveat.key]["notes"]:
+            raise ValueError(f"{where}: the quote must be in the row's notes")
 
 
 def check_sources(src: Sources) -> None:
@@ -317,7 +434,7 @@ def check_sources(src: Sources) -> None:
     rows = {r["key"]: r for r in src.trials}
     mechanisms = {m.slug: m for m in src.mechanisms}
     types = {t.slug for t in src.exercise_types}
-    seen: set[tuple[str, int, str, str]] = set()
+    seen: set[tuple[str, int, str, str, str]] = set()
     for m in src.mappings:
         where = f"mapping {m.key}[{m.index}]"
         if m.key not in rows:
@@ -327,10 +444,11 @@ def check_sources(src: Sources) -> None:
             raise ValueError(f"{where}: wording does not match the table cell")
         if states_no_mechanism(m.wording):
             raise ValueError(f"{where}: the cell states no mechanism and must not be mapped")
+        # One cell may give findings in two directions for one arm (mixed results).
         for exercise in m.exercise_types or ("",):
-            if (m.key, m.index, m.mechanism, exercise) in seen:
+            if (m.key, m.index, m.mechanism, exercise, m.direction) in seen:
                 raise ValueError(f"{where}: mechanism {m.mechanism!r} mapped twice")
-            seen.add((m.key, m.index, m.mechanism, exercise))
+            seen.add((m.key, m.index, m.mechanism, exercise, m.direction))
         if not m.mechanism:
             if m.exercise_types or m.mediator_status or m.direction or not m.rationale:
                 raise ValueError(f"{where}: an unmapped cell needs only a rationale")
@@ -420,13 +538,22 @@ def resource(kind: str, slug: str) -> URIRef:
     return URIRef(vocab.iri(kind, slug))
 
 
-def publication_type(study_type: str) -> URIRef | None:
-    """The MeSH publication type for the table's design wording, when one has been verified."""
+def publication_types(study_type: str) -> list[URIRef]:
+    """The verified MeSH publication types for the table's design wording: the design class's
+    (randomised or non-randomised controlled trial) and the review kinds the wording names."""
+    found = [
+        mesh
+        for local, mesh in DESIGN_PUBLICATION_TYPES.items()
+        if design_class(study_type) == EXM[local]
+    ]
     lowered = study_type.lower()
-    for wording, mesh in PUBLICATION_TYPES.items():
-        if wording in lowered:
-            return mesh
-    return None
+    found += [mesh for wording, mesh in PUBLICATION_TYPES.items() if wording in lowered]
+    return found
+
+
+def is_pooled(study_type: str) -> bool:
+    """A secondary analysis that pools several studies stands for no single trial."""
+    return design_class(study_type) == EXM.SecondaryAnalysis and "pooled" in study_type.lower()
 
 
 def is_review(study_type: str) -> bool:
@@ -482,6 +609,7 @@ def exercise_types_graph(types: Sequence[ExerciseType]) -> Graph:
     """The exm:exerciseTypes concept scheme."""
     g = new_graph()
     g.add((EXM.exerciseTypes, RDF.type, SKOS.ConceptScheme))
+    g.add((EXM.exerciseTypes, DCTERMS.subject, EXERCISE_THERAPY))
     for t in types:
         if not t.broader:
             g.add((EXM.exerciseTypes, SKOS.hasTopConcept, resource("exercise", t.slug)))
@@ -492,13 +620,20 @@ def exercise_types_graph(types: Sequence[ExerciseType]) -> Graph:
         g.add((node, SKOS.definition, Literal(t.definition, lang="en")))
         for broader in t.broader:
             g.add((node, SKOS.broader, resource("exercise", broader)))
+        if t.mesh:
+            g.add((node, SKOS[t.mesh[0]], URIRef(MESH + t.mesh[1])))
     return g
 
 
-def mechanisms_graph(mechanisms: Sequence[Mechanism]) -> Graph:
-    """The exm:mechanisms concept scheme: the review's 15 and those taken from the table."""
+def mechanisms_graph(
+    mechanisms: Sequence[Mechanism], sources: dict[str, list[URIRef]] | None = None
+) -> Graph:
+    """The exm:mechanisms concept scheme: the review's 15 and those taken from the tables
+    (each citing the tables whose rows name it; `sources`, default the first table)."""
     g = new_graph()
     g.add((EXM.mechanisms, RDF.type, SKOS.ConceptScheme))
+    for condition in CONDITION:
+        g.add((EXM.mechanisms, DCTERMS.subject, condition))
     for m in mechanisms:
         node = resource("mechanism", m.slug)
         # Mechanisms have no broader concept in their own scheme (themes are another scheme).
@@ -513,8 +648,18 @@ def mechanisms_graph(mechanisms: Sequence[Mechanism]) -> Graph:
         for url in m.see_also:
             g.add((node, RDFS.seeAlso, URIRef(url)))
         if not m.in_review:
-            g.add((node, DCTERMS.source, TRIALS_TABLE))
+            for table in (sources or {}).get(m.slug) or [TRIALS_TABLE]:
+                g.add((node, DCTERMS.source, table))
     return g
+
+
+def mechanism_tables(src: Sources) -> dict[str, list[URIRef]]:
+    """Mechanism slug -> the tables whose rows name it, in table order."""
+    found: dict[str, set[str]] = {}
+    for m in src.mappings:
+        if m.mechanism:
+            found.setdefault(m.mechanism, set()).add(src.tables.get(m.key, TABLES[0]))
+    return {slug: [table_iri(t) for t in TABLES if t in names] for slug, names in found.items()}
 
 
 def studies_graph(src: Sources) -> Graph:
@@ -537,16 +682,26 @@ def studies_graph(src: Sources) -> Graph:
         g.add((node, EXM.firstAuthor, Literal(row["first_author"])))
         g.add((node, EXM.journalTitle, Literal(row["journal"])))
         g.add((node, EXM.designLabel, Literal(row["study_type"])))
-        mesh = publication_type(row["study_type"])
-        if mesh is not None:
+        if is_pooled(row["study_type"]):
+            g.add((node, RDF.type, EXM.PooledAnalysis))
+        for mesh in publication_types(row["study_type"]):
             g.add((node, DCTERMS.type, mesh))
         if row["n"].isdigit():
             g.add((node, EXM.sampleSize, Literal(int(row["n"]))))
         for slug in exercise_slugs_for_row(row, src.exercise_types):
             g.add((node, EXM.studiesExerciseType, resource("exercise", slug)))
         g.add((node, EXM.sourceKey, Literal(row["key"])))
+        g.add((node, DCTERMS.source, src.table_of(row["key"])))
         if row["notes"]:
             g.add((node, RDFS.comment, Literal(row["notes"], lang="en")))
+    for link in src.links:
+        report, trial = resource("study", slugs[link.key]), resource("study", slugs[link.parent])
+        g.add((report, EXM.secondaryReportOf, trial))
+        g.add((trial, EXM.hasSecondaryReport, report))
+    for caveat in src.caveats:
+        node = resource("study", slugs[caveat.key])
+        g.add((node, EXM.caveat, EXM[caveat.kind]))
+        g.add((node, SKOS.editorialNote, Literal(caveat.note, lang="en")))
     return g
 
 
@@ -616,12 +771,12 @@ def evidence(claim: Claim, row: Row, status: str) -> nanopub.Evidence:
     )
 
 
-def import_activity(claim: Claim, row: Row) -> nanopub.ImportActivity:
+def import_activity(claim: Claim, row: Row, table: URIRef = TRIALS_TABLE) -> nanopub.ImportActivity:
     """The import run that made the claim, with the row and mapping decisions it applied."""
     return nanopub.ImportActivity(
         row=row["key"],
         decisions=tuple(dict.fromkeys(m.decision() for m in claim.mappings)),
-        used=(TRIALS_TABLE, MAPPING_TABLE),
+        used=(table, MAPPING_TABLE),
         agents=(CURATOR, ORGANISATION),
         ended=None,
     )
@@ -654,7 +809,7 @@ def claims_dataset(src: Sources, released: Sequence[Former] = ()) -> Dataset:
                 note=_joined(notes),
                 wording=_joined(wordings),
                 evidence=evidence(claim, row, status),
-                activity=import_activity(claim, row),
+                activity=import_activity(claim, row, src.table_of(row["key"])),
             ),
             nanopub.PubInfo(CURATOR, CREATED),
         )
@@ -840,7 +995,7 @@ def generate(sources_dir: Path = SOURCES_DIR) -> dict[str, str]:
     released = formers(sources_dir)
     return {
         "exercise-types.ttl": turtle(exercise_types_graph(src.exercise_types)),
-        "mechanisms.ttl": turtle(mechanisms_graph(src.mechanisms)),
+        "mechanisms.ttl": turtle(mechanisms_graph(src.mechanisms, mechanism_tables(src))),
         "studies.ttl": turtle(studies_graph(src)),
         "claims.trig": trig(claims_dataset(src, released)),
         "claim-iris.ttl": claim_iris(src, released),
