@@ -773,6 +773,12 @@ class Aggregates:
             self.generation, self.records, self.dataset_hash = generation, records, dataset_hash
             self._rendered, self._tables = {}, {}
 
+    def warm(self) -> None:
+        """Render every question now (the first render sorts everything; later ones only
+        redo what writes changed), so no request pays for it."""
+        for name in QUESTIONS:
+            self.answer(name, self.generation, self.dataset_hash, 0)
+
     def answer(
         self, name: str, generation: str, dataset_hash: str, max_rows: int | None
     ) -> Table | None:
@@ -895,6 +901,9 @@ class Keeper:
     def _open(self, scan: bool) -> None:
         try:
             self._load_or_build(scan)
+            aggregates = self.aggregates
+            if aggregates is not None:  # outside the write lock: writes wait for no render
+                aggregates.warm()
         except Exception:  # the engine answers; the store is unaffected
             log.exception("aggregate questions will be answered by the engine")
         finally:
