@@ -151,6 +151,7 @@ def verdict_exit(status: int, body: dict[str, Any]) -> int:
 @click.pass_context
 def validate(
     ctx: click.Context,
+    /,
     files: tuple[Path, ...],
     fmt: str,
     use_store: bool,
@@ -174,7 +175,7 @@ def validate(
     from exmech.errors import UnsupportedMediaType, error_body
     from exmech.validation import PARSE_FORMATS, Finding, Report
 
-    secret = token or settings.token
+    secret: str | None = token or settings.token
     if secret and not (settings.tokens or settings.tokens_file):
         click.echo(
             "(no curator tokens configured here: checking as an anonymous curator; "
@@ -517,7 +518,7 @@ def show_settings(ctx: click.Context) -> None:
 @click.option("--query-workers", type=int, help="EXMECH_QUERY_WORKERS: query processes")
 @click.option("--query-timeout", type=float, help="EXMECH_QUERY_TIMEOUT in seconds")
 @click.pass_context
-def serve(ctx: click.Context, **flags: Any) -> None:
+def serve(ctx: click.Context, /, **flags: Any) -> None:
     """Serve the SPARQL endpoint and pages under a production WSGI server (waitress).
 
     Takes the state directory's writer lock for its whole life: a second server (or a
@@ -581,6 +582,7 @@ def serve(ctx: click.Context, **flags: Any) -> None:
 @click.pass_context
 def submit(
     ctx: click.Context,
+    /,
     file: Path,
     url: str | None,
     token: str | None,
@@ -654,7 +656,7 @@ def submit(
 
 def _signed_body(data: bytes, fmt: Any, key: Path) -> bytes:
     """One complete nanopublication, signed with the key at ``key``, as TriG."""
-    from exmech import signing, vocab
+    from exmech import nanopub, signing, vocab
     from exmech.errors import BadRequest
     from exmech.validation import parse
 
@@ -665,7 +667,7 @@ def _signed_body(data: bytes, fmt: Any, key: Path) -> bytes:
         "provenance": vocab.NP + "hasProvenance",
         "pubinfo": vocab.NP + "hasPublicationInfo",
     }
-    heads = {q.subject.value for q in quads if q.predicate.value == parts["head"]}
+    heads = {nanopub.value(q.subject) for q in quads if q.predicate.value == parts["head"]}
     if len(heads) != 1:
         raise BadRequest(
             "--sign needs exactly one complete nanopublication (head, assertion, provenance, "
@@ -677,12 +679,12 @@ def _signed_body(data: bytes, fmt: Any, key: Path) -> bytes:
         part: str(getattr(q.object, "value", ""))
         for part, predicate in parts.items()
         for q in quads
-        if q.subject.value == node and q.predicate.value == predicate
+        if nanopub.value(q.subject) == node and q.predicate.value == predicate
     }
     graphs["head"] = next(
         str(getattr(q.graph_name, "value", ""))
         for q in quads
-        if q.subject.value == node and q.predicate.value == parts["head"]
+        if nanopub.value(q.subject) == node and q.predicate.value == parts["head"]
     )
     signed = signing.sign(signing.to_network(quads, node, graphs), signing.read_private_key(key))
     return signed.trig.encode()

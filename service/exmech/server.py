@@ -92,10 +92,13 @@ class Gate:
         )
 
 
-class _Parser(HTTPRequestParser):  # type: ignore[misc]
+class _Parser(HTTPRequestParser):
     """waitress's parser plus gunicorn's line and field limits (414, 431), a refusal of
     ambiguous framing (both Content-Length and Transfer-Encoding: 400, as request smuggling
     needs), and an immediate 413 for a chunk larger than the body limit."""
+
+    error: Error | None  # waitress's own attributes, typed here (waitress has no types)
+    completed: bool
 
     def parse_header(self, header_plus: bytes) -> None:
         first, _, rest = header_plus.partition(b"\r\n")
@@ -130,8 +133,10 @@ class _Parser(HTTPRequestParser):  # type: ignore[misc]
         return consumed
 
 
-class _Task(WSGITask):  # type: ignore[misc]
+class _Task(WSGITask):
     """A WSGI task that reuses the environ built when its request was read."""
+
+    environ: dict[str, Any] | None  # waitress's own attribute, typed here
 
     def get_environment(self) -> dict[str, Any]:
         built = getattr(self.request, "exmech_environ", None)
@@ -141,12 +146,13 @@ class _Task(WSGITask):  # type: ignore[misc]
         return environ
 
 
-class _Channel(HTTPChannel):  # type: ignore[misc]
+class _Channel(HTTPChannel):
     """A connection that remembers when its pending request began and its headers ended,
     and answers a stored answer's request on the loop thread (``_Server.add_task``)."""
 
     parser_class = _Parser
     task_class = _Task
+    request: _Parser | None  # waitress's own attributes, typed here (waitress has no types)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.pending: object | None = None  # the parser of the request being read
@@ -196,6 +202,8 @@ class _Channel(HTTPChannel):  # type: ignore[misc]
         """Answer the late request with 408 (through waitress's error task) and close."""
         with self.requests_lock:
             request = self.request
+            if request is None:  # answered meanwhile: nothing is late any more
+                return
             if not request.headers_finished:
                 request.parse_header(b"GET / HTTP/1.1\r\n")
             request.error, request.completed = RequestTimeout(reason), True
@@ -204,7 +212,7 @@ class _Channel(HTTPChannel):  # type: ignore[misc]
             self.server.add_task(self)
 
 
-class _Server(TcpWSGIServer):  # type: ignore[misc]
+class _Server(TcpWSGIServer):
     """waitress's TCP server with deadlines and a per-address connection cap."""
 
     channel_class = _Channel
@@ -230,14 +238,14 @@ class _Server(TcpWSGIServer):  # type: ignore[misc]
         connection only when its output buffer is empty and no request is pending
         (``HTTPChannel.readable``), and a stored answer is at most 4 MB, so this holds by
         construction; the room check keeps it so if those limits ever change."""
-        if len(channel.requests) != 1 or not channel.connected:
+        if self.replayer is None or len(channel.requests) != 1 or not channel.connected:
             return False
         request = channel.requests[0]
         if request.error:
             return False
         environ = WSGITask(channel, request).get_environment()
         request.exmech_environ = environ  # reused by the task, whichever thread runs it
-        found = self.replayer(environ)  # type: ignore[misc]
+        found = self.replayer(environ)
         room = self.adj.outbuf_high_watermark // 2 - channel.total_outbufs_len
         return found is not None and len(found[2]) + 65536 <= room
 

@@ -261,7 +261,11 @@ def split(quads: Sequence[ox.Quad], public_key: str | None) -> tuple[list[ox.Qua
     ``public_key`` is the curator's registered key: a nanopublication signed with any other
     key (or a curator without one) is refused. Raises SignatureError (422).
     """
-    heads = {q.subject.value for q in quads if q.predicate.value == vocab.NP + "hasAssertion"}
+    heads = {
+        q.subject.value
+        for q in quads
+        if q.predicate.value == vocab.NP + "hasAssertion" and not isinstance(q.subject, ox.Triple)
+    }
     if len(heads) != 1:
         raise SignatureError(
             f"a signed submission holds exactly one nanopublication, not {len(heads)}: "

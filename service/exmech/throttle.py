@@ -14,7 +14,7 @@ The time limit on validation itself is in ``validation.validate`` (``bounded``).
 
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Blueprint, Flask, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
@@ -49,4 +49,6 @@ def install(app: Flask, settings: Settings, curation: str = "curation") -> None:
         headers_enabled=True,
         key_prefix="exmech",
     )
-    limiter.limit(rate, methods=["POST"])(app.blueprints[curation])
+    blueprint = app.blueprints[curation]
+    assert isinstance(blueprint, Blueprint)  # registered by create_app, never the sansio base
+    limiter.limit(rate, methods=["POST"])(blueprint)

@@ -289,15 +289,15 @@ def unknown_terms(quads: Sequence[ox.Quad], root: Path) -> list[Finding]:
                 if term.datatype.value not in known:
                     seen.setdefault(term.datatype.value, q)
     out = []
-    for term, q in sorted(seen.items()):
-        local = term[len(EXM) :]
+    for unknown, q in sorted(seen.items()):
+        local = unknown[len(EXM) :]
         close = difflib.get_close_matches(local, locals_, n=1, cutoff=0.75)
         hint = f" Did you mean exm:{close[0]}?" if close else ""
         out.append(
             Finding(
                 focus=str(getattr(q.subject, "value", "")),
                 path=q.predicate.value,
-                value=term,
+                value=unknown,
                 message=f"exm:{local} is not a term of the exmech ontology: use a term it "
                 f"declares (ontology/exmech.ttl).{hint}",
                 severity="Violation",

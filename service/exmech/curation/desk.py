@@ -419,7 +419,8 @@ class Curation:
         for predicate, verb in ((FOAF_NAME, "named"), (RDF_TYPE, "typed")):
             known = stored.get(predicate, set())
             for q in said:
-                if q.predicate.value == predicate and known and q.object.value not in known:
+                said_value = nanopub.value(q.object)
+                if q.predicate.value == predicate and known and said_value not in known:
                     shown = ", ".join(
                         f'"{k}"' if predicate == FOAF_NAME else _short(k) for k in sorted(known)
                     )
@@ -431,7 +432,7 @@ class Curation:
                             "value or leave it out.",
                             OWN_RESOURCES_CHECK,
                             path=predicate,
-                            value=q.object.value,
+                            value=said_value,
                         )
                     )
         return problems

@@ -24,6 +24,7 @@ from flask import (
 )
 from flask.blueprints import BlueprintSetupState
 from markupsafe import Markup
+from werkzeug.wrappers import Response as WerkzeugResponse  # what redirect() gives
 
 from exmech import formats, vocab
 from exmech.errors import BadRequest, ExmechError, NotAcceptable, NotFound
@@ -163,7 +164,7 @@ def id_index() -> Response:
 
 
 @bp.get("/id/<path:rest>")
-def resource(rest: str) -> Response:
+def resource(rest: str) -> Response | WerkzeugResponse:
     cache, settings = _services()
     kind, _, slug = rest.partition("/")
     if len(rest) > MAX_PATH:

@@ -313,7 +313,9 @@ class Table:
     generation: str
 
     def solutions(self) -> ox.QuerySolutions:
-        return ox.parse_query_results(self.tsv, format=ox.QueryResultsFormat.TSV)
+        parsed = ox.parse_query_results(self.tsv, format=ox.QueryResultsFormat.TSV)
+        assert isinstance(parsed, ox.QuerySolutions)  # TSV holds solutions, never a boolean
+        return parsed
 
     def terms(self) -> list[tuple[ox.NamedNode | ox.Literal | None, ...]]:
         """The rows as pyoxigraph terms (None: unbound)."""
@@ -595,7 +597,7 @@ class State:
         heads: set[Row] = set()
         claims_of: dict[Key, list[str] | list[None]] = {}
         for t, (claims, studies), percent in zip(themes, in_force, percents, strict=True):
-            reported = [
+            reported: list[tuple[str | None, str | None]] = [
                 (mentions, share)
                 for f in frequencies
                 if t in self.dim("ofTheme", f)
@@ -659,7 +661,9 @@ def _percentages(counts: list[int], total: int) -> list[Key | None]:
         f"WHERE {{ VALUES (?i ?c ?a) {{ {values} }} }}"
     )
     found: dict[int, Key | None] = {}
-    for solution in ox.Store().query(text):
+    solutions = ox.Store().query(text)
+    assert isinstance(solutions, ox.QuerySolutions)  # a SELECT
+    for solution in solutions:
         percent = solution["p"]
         found[int(solution["i"].value)] = None if percent is None else str(percent)
     return [found.get(i) for i in range(len(counts))]
