@@ -102,3 +102,29 @@ def test_verdict_question_counts_the_new_tests(live_server) -> None:
         "Unsgaard-Tøndel 2011",
     }
     assert studies["muscle-strength"] == "Steele 2019"
+
+
+def test_shapes_refuse_a_second_parent_an_unknown_caveat_and_an_untagged_note(tmp_path) -> None:
+    """`exmech validate --data` over the shipped data plus a bad description of one study."""
+    from click.testing import CliRunner
+    from exmech.cli import main
+
+    bad = tmp_path / "bad.ttl"
+    bad.write_text(
+        "@prefix exm: <https://w3id.org/exmech/ontology#> .\n"
+        "@prefix skos: <http://www.w3.org/2004/02/skos/core#> .\n"
+        f"<{ID}study/chan-2011> exm:caveat exm:Rumour ; skos:editorialNote 'plain' ;\n"
+        f"  exm:secondaryReportOf <{ID}study/costa-2009>, <{ID}study/hall-2011> .\n",
+        encoding="utf-8",
+    )
+    files = sorted(str(p) for p in (ROOT / "data").glob("*.t*"))
+    good = CliRunner().invoke(main, ["validate", "--data", *files])
+    assert good.exit_code == 0, good.output
+    result = CliRunner().invoke(main, ["validate", "--data", *files, str(bad)])
+    assert result.exit_code == 1, result.output
+    for words in (
+        "further report of at most one trial",
+        "exm:caveat takes one of the caveat kinds",
+        "a language-tagged literal",
+    ):
+        assert words in result.output, words
