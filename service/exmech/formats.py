@@ -94,6 +94,19 @@ NQUADS = _rdf(ox.RdfFormat.N_QUADS, "nquads", "n-quads")
 GRAPHS = (TURTLE, NTRIPLES, RDFXML, JSONLD, TRIG, NQUADS)
 HTML = Format("html", "text/html", ("htm", "application/xhtml+xml"), "html")
 JSON = Format("json", "application/json", (), "json")
+JSONLD_EXPANDED = "http://www.w3.org/ns/json-ld#expanded"
+JSONLD_COMPACTED = "http://www.w3.org/ns/json-ld#compacted"
+
+
+def wants_expanded(accept: str | None, profile: str | None) -> bool:
+    """Expanded JSON-LD asked for: ``?profile=expanded``, or the expanded profile in Accept.
+
+    >>> wants_expanded('application/ld+json;profile="http://www.w3.org/ns/json-ld#expanded"', None)
+    True
+    >>> wants_expanded("application/ld+json", None), wants_expanded(None, "expanded")
+    (False, True)
+    """
+    return profile == "expanded" or JSONLD_EXPANDED in (accept or "")
 
 
 def offers_for(form: str | None) -> tuple[Format, ...]:

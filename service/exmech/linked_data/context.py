@@ -16,13 +16,13 @@ from typing import Any
 
 from pyld import jsonld
 
-from exmech import vocab
+from exmech import formats, vocab
 from exmech.errors import BadRequest
 
 # The ontology's owl:versionInfo (tests/test_jsonld.py checks they agree).
 ONTOLOGY_VERSION = vocab.RELEASE
-EXPANDED_PROFILE = "http://www.w3.org/ns/json-ld#expanded"
-COMPACTED_PROFILE = "http://www.w3.org/ns/json-ld#compacted"
+EXPANDED_PROFILE = formats.JSONLD_EXPANDED
+COMPACTED_PROFILE = formats.JSONLD_COMPACTED
 
 _IRI = {"@type": "@id"}
 # term -> (IRI, coercion); names are the local names of the reused vocabularies' terms.

@@ -215,9 +215,7 @@ def replaced_claim_path(cache: AnswerCache, kind: str, slug: str, base: str) -> 
 
 def _wants_expanded() -> bool:
     """``?profile=expanded``, or the JSON-LD expanded profile named in Accept."""
-    if request.args.get("profile") == "expanded":
-        return True
-    return context.EXPANDED_PROFILE in request.headers.get("Accept", "")
+    return formats.wants_expanded(request.headers.get("Accept"), request.args.get("profile"))
 
 
 def _jsonld_response(statements: list[Statement] | tuple[Statement, ...], base: str) -> Response:

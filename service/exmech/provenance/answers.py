@@ -36,6 +36,8 @@ class Result:
     generation: str
     dataset: str
     cached: bool = field(default=False, compare=False)
+    # The answer the rows were read from (its terms: IRIs, language tags, datatypes).
+    solutions: Any = field(default=None, compare=False, repr=False)
 
     @property
     def linked_query(self) -> str:
@@ -131,4 +133,5 @@ def ask(
         answer.generation,
         dataset,
         answer.cached,
+        answer,
     )

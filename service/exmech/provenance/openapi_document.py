@@ -18,8 +18,34 @@ _VALUE = {"type": ["string", "number", "integer", "boolean", "null"]}
 _ERRORS = {
     "400": "Malformed parameter.",
     "404": "No such resource in the graph.",
-    "406": "The Accept header excludes application/json.",
+    "406": "Neither application/json nor application/ld+json is acceptable (Accept or format).",
     "503": "The query ran out of time or the store is unavailable.",
+}
+
+
+_FORMAT_PARAMETERS = (
+    {
+        "name": "format",
+        "in": "query",
+        "required": False,
+        "description": "json (the default) or jsonld; wins over Accept.",
+        "schema": {"enum": ["json", "jsonld"]},
+    },
+    {
+        "name": "profile",
+        "in": "query",
+        "required": False,
+        "description": "With JSON-LD: expanded (full IRIs, no context) or compacted (the "
+        "default); anything else is 400.",
+        "schema": {"enum": ["expanded", "compacted"]},
+    },
+)
+_JSONLD_ANSWER = {
+    "type": "object",
+    "description": "The same answer as compact JSON-LD (application/ld+json, or format=jsonld): "
+    "the JSON answer's keys, an @context naming the published /api context, @type ResultSet "
+    "(W3C result-set vocabulary), each row a ResultSolution with its index. Expanded JSON-LD "
+    "(an array) with profile=expanded or the JSON-LD expanded profile in Accept.",
 }
 
 
@@ -48,25 +74,29 @@ def _answer_schema(question: Question) -> dict[str, Any]:
 
 
 def _operation(question: Question) -> dict[str, Any]:
-    """One GET operation; 400 and 404 are listed only where there is a value to get wrong."""
+    """One GET operation; 404 is listed only where there is a path value to get wrong."""
     named = queries.load(question.query)
     operation: dict[str, Any] = {
         "operationId": question.name,
         "summary": named.answers,
         "description": f"Answered by `service/exmech/queries/{named.name}.rq`.",
+        "parameters": list(_FORMAT_PARAMETERS),
         "responses": {
             "200": {
                 "description": "The answer, with its provenance.",
                 "content": {
                     formats.JSON.media_type: {
                         "schema": {"$ref": f"#/components/schemas/{question.name}"}
-                    }
+                    },
+                    formats.JSONLD.media_type: {
+                        "schema": {"$ref": "#/components/schemas/JsonLdAnswer"}
+                    },
                 },
             },
             **{
                 status: {"$ref": f"#/components/responses/{status}"}
                 for status in _ERRORS
-                if question.parameter is not None or status not in ("400", "404")
+                if question.parameter is not None or status != "404"
             },
         },
     }
@@ -78,6 +108,7 @@ def _operation(question: Question) -> dict[str, Any]:
         else:
             schema["pattern"] = vocab.SLUG.pattern
         operation["parameters"] = [
+            *operation["parameters"],
             {
                 "name": parameter.name,
                 "in": "path",
@@ -85,7 +116,7 @@ def _operation(question: Question) -> dict[str, Any]:
                 "description": parameter.description,
                 "schema": schema,
                 "example": parameter.example,
-            }
+            },
         ]
     return operation
 
@@ -93,8 +124,8 @@ def _operation(question: Question) -> dict[str, Any]:
 def openapi(version: str, questions: tuple[Question, ...] = QUESTIONS) -> dict[str, Any]:
     """The OpenAPI 3.1 document of the API, generated from the table of questions.
 
-    >>> sorted(openapi("0")["paths"])[:2]
-    ['/api', '/api/claims/by-evidence']
+    >>> sorted(openapi("0")["paths"])[:3]
+    ['/api', '/api/0.2.0/context.jsonld', '/api/claims/by-evidence']
     """
     json_content = formats.JSON.media_type
     paths: dict[str, Any] = {
@@ -110,6 +141,18 @@ def openapi(version: str, questions: tuple[Question, ...] = QUESTIONS) -> dict[s
                         },
                     },
                     "406": {"$ref": "#/components/responses/406"},
+                },
+            }
+        },
+        f"/api/{vocab.RELEASE}/context.jsonld": {
+            "get": {
+                "operationId": "jsonld-context",
+                "summary": "The JSON-LD context of /api answers (this release's).",
+                "responses": {
+                    "200": {
+                        "description": "A JSON-LD context document.",
+                        "content": {formats.JSONLD.media_type: {"schema": {"type": "object"}}},
+                    }
                 },
             }
         },
@@ -169,6 +212,9 @@ def openapi(version: str, questions: tuple[Question, ...] = QUESTIONS) -> dict[s
                 "truncated",
                 "count",
             ],
+        },
+        "JsonLdAnswer": {
+            "oneOf": [_JSONLD_ANSWER, {"type": "array", "items": {"type": "object"}}],
         },
         "Index": {
             "type": "object",
