@@ -219,25 +219,17 @@ def reader(built_state: Path) -> Iterator[object]:
 
 def select(store: object, text: str, **binds: str) -> list[dict[str, str]]:
     """Rows of a SELECT as {variable: value}; IRIs are bound with ``name=<iri>``."""
-    import json
-
+    import pyoxigraph as ox
     from exmech.querytext import analyse
     from exmech.store import Query
 
     subs = tuple(
-        (name, ("iri", value[1:-1]) if value.startswith("<") else ("literal", value, "", ""))
+        (name, ox.NamedNode(value[1:-1]) if value.startswith("<") else ox.Literal(value))
         for name, value in binds.items()
     )
-    answer = store.query(  # type: ignore[attr-defined]
-        Query(
-            text,
-            analyse(text).form or "SELECT",
-            "application/sparql-results+json",
-            substitutions=subs,
-        )
-    )
-    data = json.loads(answer.body)
-    return [{k: v["value"] for k, v in b.items()} for b in data["results"]["bindings"]]
+    query = Query(text, analyse(text).form or "SELECT", substitutions=subs)
+    results = store.execute(query)  # type: ignore[attr-defined]
+    return [{k: v.value for k, v in row.items()} for row in results.dicts()]
 
 
 # Store backends (tests/test_store.py) ---------------------------------------------------

@@ -15,7 +15,7 @@ from exmech.errors import BadRequest
 from exmech.querytext import analyse, with_row_cap
 from exmech.settings import Settings
 from exmech.sparql import EMPTY_GRAPH, ProtocolRequest, dataset
-from exmech.store import Answer, Query
+from exmech.store import Answer, Query, Results
 from exmech.store.cache import AnswerCache
 from exmech.store.embedded import EmbeddedStore
 from rdflib.query import Result
@@ -40,6 +40,10 @@ class FakeStore:
             raise BadRequest("syntax")
         return Answer(self.body, query.media_type, 1, False, self.generation)
 
+    def execute(self, query: Query) -> Results:
+        self.calls.append(query)
+        return Results((), (), False, self.generation, "ASK", boolean=True, size=len(self.body))
+
 
 def _query(text: str = "ASK {}", **changes: object) -> Query:
     fields: dict[str, object] = {"text": text, "form": "ASK", "media_type": JSON}
@@ -62,7 +66,7 @@ def test_a_repeated_query_is_a_hit() -> None:
         {"media_type": "application/sparql-results+xml"},
         {"default_graphs": ("http://e/g",)},
         {"named_graphs": ("http://e/g",)},
-        {"substitutions": (("s", ("iri", "http://e/s")),)},
+        {"substitutions": (("s", ox.NamedNode("http://e/s")),)},
         {"max_rows": 5},
     ],
 )
@@ -123,6 +127,22 @@ def test_the_byte_budget_bounds_the_cache() -> None:
     for i in range(5):
         cache.query(_query(f"ASK {{ ?s ?p {i} }}"))
     assert len(cache) == 2
+
+
+def test_parsed_and_serialized_answers_are_cached_apart() -> None:
+    """``execute`` hits on a repeat (parsed once per generation), never on a ``query``."""
+    store = FakeStore()
+    cache = AnswerCache(store, 8)  # type: ignore[arg-type]
+    serialized, parsed, again = (
+        cache.query(_query()),
+        cache.execute(_query()),
+        cache.execute(_query()),
+    )
+    assert isinstance(serialized, Answer) and isinstance(parsed, Results)
+    assert (parsed.cached, again.cached, len(store.calls)) == (False, True, 2)
+    assert again == parsed and again.boolean is True
+    store.generation = "g2"
+    assert cache.execute(_query()).cached is False
 
 
 def test_zero_entries_disables_the_cache() -> None:
@@ -256,12 +276,6 @@ def _in_order(body: bytes) -> list[dict[str, object]]:
     return rows  # type: ignore[no-any-return]
 
 
-def _substitution(binding: tuple[str, ...]) -> ox.NamedNode | ox.Literal:
-    if binding[0] == "iri":
-        return ox.NamedNode(binding[1])
-    return ox.Literal(binding[1])
-
-
 @pytest.mark.parametrize("name", [n for n in queries.names() if queries.load(n).binds])
 def test_bound_values_give_the_rows_substitutions_give(
     name: str, reader: EmbeddedStore, built_state: Path
@@ -274,24 +288,28 @@ def test_bound_values_give_the_rows_substitutions_give(
     expected = ox.Store.read_only(str(snapshot)).query(
         named.text,
         use_default_graph_as_union=True,
-        substitutions={ox.Variable(var): _substitution(value) for var, value in binds},
+        substitutions={ox.Variable(var): value for var, value in binds},
     )
     assert isinstance(expected, ox.QuerySolutions)
     assert _in_order(got.body) == _in_order(expected.serialize(format=ox.QueryResultsFormat.JSON))
 
 
 UNBINDABLE = [
-    ("s", ("iri", "not an IRI"), "cannot bind"),
-    ("s", ("literal", "x", "", "not a language tag"), "cannot bind"),
-    ("s", ("literal",), "cannot bind"),
-    ("s-1", ("iri", "http://e/a"), "not a SPARQL variable name"),
-    ("s } ?a ?b ?c . { ?s", ("iri", "http://e/a"), "not a SPARQL variable name"),
+    ("s", ox.BlankNode("b0"), "cannot bind"),
+    (
+        "s",
+        ox.Triple(ox.NamedNode("http://e/a"), ox.NamedNode("http://e/p"), ox.Literal("1")),
+        "cannot bind",
+    ),
+    ("s", "<http://e/a>", "cannot bind"),
+    ("s-1", ox.NamedNode("http://e/a"), "not a SPARQL variable name"),
+    ("s } ?a ?b ?c . { ?s", ox.NamedNode("http://e/a"), "not a SPARQL variable name"),
 ]
 
 
 @pytest.mark.parametrize(("variable", "binding", "message"), UNBINDABLE)
 def test_a_value_that_cannot_be_bound_is_a_bad_request(
-    reader: EmbeddedStore, variable: str, binding: tuple[str, ...], message: str
+    reader: EmbeddedStore, variable: str, binding: object, message: str
 ) -> None:
     query = Query(
         "SELECT * WHERE { ?s ?p ?o } LIMIT 1",
@@ -307,10 +325,10 @@ def test_a_query_worker_answers_a_bad_binding_and_keeps_serving(built_state: Pat
     store = EmbeddedStore(Settings(state_dir=built_state, data_root=ROOT), workers=True)
     try:
         text = "ASK WHERE { ?s ?p ?o }"
-        bad = Query(text, "ASK", JSON, substitutions=(("s", ("iri", "not an IRI")),))
+        bad = Query(text, "ASK", JSON, substitutions=(("s", ox.BlankNode("b0")),))
         with pytest.raises(BadRequest, match="cannot bind"):
             store.query(bad)
-        claim = ("iri", BINDS["claim"][1])
+        claim = BINDS["claim"]
         good = Query(text, "ASK", JSON, substitutions=(("s", claim),))
         assert json.loads(store.query(good).body)["boolean"] is True
     finally:

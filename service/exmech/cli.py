@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import click
+import pyoxigraph as ox
 
 from exmech import policy, queries
-from exmech.errors import ExmechError
+from exmech.errors import BadRequest, ExmechError
+from exmech.querytext import Bound
 from exmech.settings import Settings
-from exmech.store import Binding, Query
+from exmech.store import Answer, Query, Results, Term
 from exmech.vocab import PREFIXES
 
 RESULT_TYPES = {
@@ -293,9 +295,10 @@ def run_query(
     settings: Settings,
     text: str,
     media_type: str | None = None,
-    binds: dict[str, Binding] | None = None,
-) -> Any:
-    """Run a query for the CLI (in-process; Ctrl-C stops it), values bound by substitution."""
+    binds: dict[str, Bound] | None = None,
+) -> Answer | Results:
+    """Run a query for the CLI (in-process; Ctrl-C stops it), values bound by substitution:
+    the engine's bytes in ``media_type``, or parsed results (for a table) when it is None."""
     from exmech.querytext import analyse, with_row_cap
 
     info = analyse(text)
@@ -308,39 +311,37 @@ def run_query(
     rdf = info.form in ("CONSTRUCT", "DESCRIBE")
     store = _open_reader(settings)
     try:
-        return store.query(
-            Query(
-                text=text,
-                form=info.form,
-                media_type=media_type or ("text/turtle" if rdf else RESULT_TYPES["json"]),
-                capped_text=with_row_cap(info, settings.max_rows + 1),
-                max_rows=settings.max_rows,
-                substitutions=tuple(sorted((binds or {}).items())),
-            )
+        query = Query(
+            text=text,
+            form=info.form,
+            media_type=media_type or ("text/turtle" if rdf else ""),
+            capped_text=with_row_cap(info, settings.max_rows + 1),
+            max_rows=settings.max_rows,
+            substitutions=tuple(sorted((binds or {}).items())),
         )
+        return store.query(query) if query.media_type else store.execute(query)
     finally:
         store.close()
 
 
-def _short(term: dict[str, str]) -> str:
-    value = term["value"]
-    if term["type"] == "uri":
+def _short(term: Term) -> str:
+    if isinstance(term, ox.NamedNode):
+        value = term.value
         for prefix, ns in PREFIXES.items():
             if value.startswith(ns) and "/" not in value[len(ns) :]:
                 return f"{prefix}:{value[len(ns) :]}"
         return f"<{value}>"
-    if term["type"] == "bnode":
-        return f"_:{value}"
-    return value
+    if isinstance(term, ox.BlankNode):
+        return f"_:{term.value}"
+    return term.value if isinstance(term, ox.Literal) else str(term)
 
 
-def table(body: bytes) -> str:
-    """A plain-text table of SPARQL JSON results, for people."""
-    data = json.loads(body)
-    if "boolean" in data:
-        return "true" if data["boolean"] else "false"
-    names = data["head"]["vars"]
-    rows = [[_short(b[n]) if n in b else "" for n in names] for b in data["results"]["bindings"]]
+def table(results: Results) -> str:
+    """A plain-text table of SELECT results (or ASK's boolean), for people."""
+    if results.boolean is not None:
+        return "true" if results.boolean else "false"
+    names = list(results.columns)
+    rows = [["" if t is None else _short(t) for t in row] for row in results.rows]
     widths = [max([len(n), *(len(r[i]) for r in rows)]) for i, n in enumerate(names)]
     line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True))  # noqa: E731
     out = [line(names), line(["-" * w for w in widths]), *(line(r) for r in rows)]
@@ -401,14 +402,14 @@ def find_query(query_or_file: str) -> tuple[str, queries.NamedQuery | None]:
 
 def parse_binds(
     binds: tuple[str, ...], named: queries.NamedQuery | None, settings: Settings
-) -> dict[str, Binding]:
+) -> dict[str, Bound]:
     """``--bind name=value`` pairs as bound values, by the API's rules for a shipped question
     (slug or DOI checked, the resource must exist); elsewhere ``<iri>`` or a plain literal.
 
     Raises Refused for a malformed pair or a variable the query does not bind; ExmechError
     (BadRequest, NotFound) for a value the API would refuse.
     """
-    out: dict[str, Binding] = {}
+    out: dict[str, Bound] = {}
     question = _question_for(named.name) if named else None
     for pair in binds:
         name, sep, value = pair.partition("=")
@@ -432,9 +433,12 @@ def parse_binds(
             takes = ", ".join(named.binds) or "no values"
             raise Refused(f"{named.name} does not bind {name!r}; it takes {takes}")
         if value.startswith("<") and value.endswith(">"):
-            out[name] = ("iri", value[1:-1])
+            try:
+                out[name] = ox.NamedNode(value[1:-1])
+            except ValueError as exc:
+                raise BadRequest(f"cannot bind ?{name} to {value}: {exc}") from exc
         else:
-            out[name] = ("literal", value, "", "")
+            out[name] = ox.Literal(value)
     if question is not None and question.parameter.variable not in out:
         p = question.parameter
         raise Refused(f"{named.name} needs --bind {p.name}=... (e.g. --bind {p.name}={p.example})")
@@ -478,12 +482,13 @@ def query(
         answer = run_query(ctx.obj, text, None if fmt == "table" else RESULT_TYPES[fmt], bound)
     except ExmechError as exc:
         raise click.ClickException(exc.message) from exc
-    if fmt == "table" and answer.form in ("SELECT", "ASK"):
-        click.echo(table(answer.body))
+    if isinstance(answer, Results):
+        click.echo(table(answer))
     else:
         click.echo(answer.body.decode("utf-8"), nl=False)
     if answer.truncated:
-        click.echo(f"(truncated to {answer.rows} rows: EXMECH_MAX_ROWS)", err=True)
+        rows = len(answer) if isinstance(answer, Results) else answer.rows
+        click.echo(f"(truncated to {rows} rows: EXMECH_MAX_ROWS)", err=True)
 
 
 @main.command()
@@ -499,7 +504,9 @@ def stats(ctx: click.Context) -> None:
         "completeness",
     ):
         click.echo(f"== {queries.load(name).answers}")
-        click.echo(table(run_query(ctx.obj, queries.load(name).text).body))
+        results = run_query(ctx.obj, queries.load(name).text)
+        assert isinstance(results, Results)
+        click.echo(table(results))
         click.echo()
 
 

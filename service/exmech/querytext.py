@@ -84,8 +84,8 @@ _TOKEN = re.compile("|".join(f"(?P<{name}>{rx})" for name, rx in _TERMINALS), re
 _LOCAL_ESCAPE = re.compile(r"\\(.)")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 _VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-# A bound value for a query variable: ("iri", value) or ("literal", value, datatype, lang).
-Binding = tuple[str, ...]
+# A value bound to a query variable: an IRI or a literal (VALUES takes no blank nodes).
+Bound = ox.NamedNode | ox.Literal
 
 QUERY_FORMS = ("SELECT", "CONSTRUCT", "DESCRIBE", "ASK")
 UPDATE_WORDS = (
@@ -289,6 +289,31 @@ def analyse(text: str) -> QueryText:
     )
 
 
+def projection(tokens: list[Token]) -> list[str]:
+    """The variables a SELECT query projects, in order, from its tokens.
+
+    >>> projection(tokenize("SELECT ?a (COUNT(?b) AS ?n) ?c WHERE { ?a ?b ?c } GROUP BY ?a ?c"))
+    ['a', 'n', 'c']
+    """
+    out: list[str] = []
+    parens = 0
+    started = False
+    for i, token in enumerate(tokens):
+        word = token.text.upper() if token.kind == "word" else ""
+        if not started:
+            started = word == "SELECT"
+            continue
+        if word == "WHERE" or (token.text == "{" and parens == 0):
+            break
+        if token.text in "()" and token.kind == "punct":
+            parens += 1 if token.text == "(" else -1
+        elif token.kind == "var" and (
+            parens == 0 or (i > 0 and tokens[i - 1].text.upper() == "AS")
+        ):
+            out.append(token.text[1:])
+    return out
+
+
 def with_row_cap(info: QueryText, cap: int) -> str:
     """The SELECT query text with its top-level LIMIT lowered to ``cap`` (or one added).
 
@@ -331,28 +356,27 @@ def with_row_cap(info: QueryText, cap: int) -> str:
     return text + f"\nLIMIT {cap}\n"
 
 
-def term_text(binding: Binding) -> str:
-    """A bound value as SPARQL text, escaped by pyoxigraph (never pasted as given).
+def term_text(term: object) -> str:
+    """A bound value as SPARQL text, written by pyoxigraph (never pasted as given): the one
+    way exmech writes a term into query text.
 
-    Raises BadRequest for a value that is not an RDF term.
+    Raises BadRequest for anything but an IRI or a literal (a blank node or a triple cannot
+    be bound in VALUES); pyoxigraph has already refused IRIs that are not IRIs.
 
-    >>> term_text(("iri", "https://w3id.org/exmech/id/theme/mood"))
+    >>> term_text(ox.NamedNode("https://w3id.org/exmech/id/theme/mood"))
     '<https://w3id.org/exmech/id/theme/mood>'
-    >>> term_text(("literal", 'say "hi"', "", "en"))
+    >>> term_text(ox.Literal('say "hi"', language="en"))
     '"say \\\\"hi\\\\""@en'
+    >>> term_text(ox.BlankNode("b0"))
+    Traceback (most recent call last):
+    exmech.errors.BadRequest: cannot bind _:b0: only an IRI or a literal can be bound
     """
-    try:
-        if binding[0] == "iri":
-            return str(ox.NamedNode(binding[1]))
-        _, value, datatype, lang = binding
-        if lang:
-            return str(ox.Literal(value, language=lang))
-        return str(ox.Literal(value, datatype=ox.NamedNode(datatype) if datatype else None))
-    except (ValueError, IndexError) as exc:
-        raise BadRequest(f"cannot bind {binding!r}: {exc}") from exc
+    if isinstance(term, ox.NamedNode | ox.Literal):
+        return str(term)
+    raise BadRequest(f"cannot bind {term}: only an IRI or a literal can be bound")
 
 
-def with_values(text: str, form: str, substitutions: Iterable[tuple[str, Binding]]) -> str:
+def with_values(text: str, form: str, substitutions: Iterable[tuple[str, Bound]]) -> str:
     """The query with its variables pre-bound by a VALUES block at the top of its WHERE group.
 
     Both stores bind this way. SPARQL 1.1 has no protocol parameter for bound values, and
@@ -361,9 +385,9 @@ def with_values(text: str, form: str, substitutions: Iterable[tuple[str, Binding
     BadRequest for a name that is not a variable name, a value that is not a term, or a
     query without a WHERE group.
 
-    >>> with_values("SELECT * WHERE { ?s ?p ?o }", "SELECT", [("s", ("iri", "http://e/a"))])
+    >>> with_values("SELECT * WHERE { ?s ?p ?o }", "SELECT", [("s", ox.NamedNode("http://e/a"))])
     'SELECT * WHERE { VALUES (?s) { (<http://e/a>) } ?s ?p ?o }'
-    >>> with_values("ASK { ?s ?p ?o }", "ASK", [("o", ("literal", "1", "", ""))])
+    >>> with_values("ASK { ?s ?p ?o }", "ASK", [("o", ox.Literal("1"))])
     'ASK { VALUES (?o) { ("1") } ?s ?p ?o }'
     """
     pairs = list(substitutions)
@@ -383,6 +407,6 @@ def with_values(text: str, form: str, substitutions: Iterable[tuple[str, Binding
     if opener is None:
         raise BadRequest("cannot bind values in a query without a WHERE group")
     variables = " ".join(f"?{name}" for name, _ in pairs)
-    values = " ".join(term_text(binding) for _, binding in pairs)
+    values = " ".join(term_text(term) for _, term in pairs)
     cut = opener.start + 1
     return f"{text[:cut]} VALUES ({variables}) {{ ({values}) }}{text[cut:]}"

@@ -233,9 +233,9 @@ def shape_predicates(shapes: rdflib.Graph) -> tuple[list[str], list[str]]:
 
 
 def _construct(store: Store, text: str, node: str | None = None) -> list[ox.Quad]:
-    subs = (("node", ("iri", node)),) if node is not None else ()
-    answer = store.query(Query(text, "CONSTRUCT", "application/n-triples", substitutions=subs))
-    return list(ox.parse(answer.body, format=ox.RdfFormat.N_TRIPLES))
+    subs = (("node", ox.NamedNode(node)),) if node is not None else ()
+    results = store.execute(Query(text, "CONSTRUCT", substitutions=subs))
+    return [ox.Quad(t.subject, t.predicate, t.object) for t in results.triples]
 
 
 def store_context(store: Store, root: Path) -> ContextProvider:

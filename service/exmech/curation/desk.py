@@ -8,7 +8,6 @@ desk's questions to the store are shipped queries (``nanopub-exists``, ``resourc
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 import weakref
@@ -35,7 +34,7 @@ from exmech.errors import (
 )
 from exmech.nanopub import PARTS, RETRACTS, SUPERSEDES, Named
 from exmech.settings import Settings
-from exmech.store import Query, Store
+from exmech.store import Store, execute_named
 from exmech.validation import (
     SUBMISSION_CHECK,
     Finding,
@@ -189,13 +188,11 @@ def publication_problems(
 
 def _rows(store: Store, name: str, **iris: str) -> list[dict[str, str]]:
     """The rows of the shipped query ``name`` with ``iris`` bound, as plain values."""
-    subs = tuple((k, ("iri", v)) for k, v in iris.items())
-    text = queries.load(name).text
-    answer = store.query(
-        Query(text, "SELECT", "application/sparql-results+json", substitutions=subs)
-    )
-    data = json.loads(answer.body)
-    return [{k: v["value"] for k, v in b.items()} for b in data["results"]["bindings"]]
+    bound = {k: ox.NamedNode(v) for k, v in iris.items()}
+    rows = execute_named(store, queries.load(name), bound).dicts()
+    return [
+        {k: str(v) if isinstance(v, ox.Triple) else v.value for k, v in r.items()} for r in rows
+    ]
 
 
 class Curation:

@@ -8,7 +8,6 @@ alike, whatever their IRIs) and signs through ``exmech.signing``.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,7 +15,7 @@ import pyoxigraph as ox
 
 from exmech import queries, signing, vocab
 from exmech.errors import BadRequest, StoreUnavailable
-from exmech.store import Query, Store
+from exmech.store import Store, Term, execute_named
 from exmech.store.journal import Journal
 
 
@@ -45,35 +44,19 @@ class SignedExport:
     new: bool
 
 
-def _term(binding: dict[str, str]) -> ox.NamedNode | ox.Literal | ox.BlankNode:
-    if binding["type"] == "uri":
-        return ox.NamedNode(binding["value"])
-    if binding["type"] == "bnode":
-        return ox.BlankNode(binding["value"])
-    if "xml:lang" in binding:
-        return ox.Literal(binding["value"], language=binding["xml:lang"])
-    datatype = binding.get("datatype")
-    return ox.Literal(binding["value"], datatype=ox.NamedNode(datatype) if datatype else None)
-
-
-def _select(store: Store, name: str, **iris: str) -> list[dict[str, dict[str, str]]]:
-    """Rows of a shipped query as SPARQL JSON bindings; refuses a truncated answer."""
-    subs = tuple((k, ("iri", v)) for k, v in iris.items())
-    answer = store.query(
-        Query(
-            queries.load(name).text, "SELECT", "application/sparql-results+json", substitutions=subs
-        )
-    )
-    if answer.truncated:
+def _select(store: Store, name: str, **iris: str) -> list[dict[str, Term]]:
+    """Rows of a shipped query as {variable: term}; refuses a truncated answer."""
+    bound = {k: ox.NamedNode(v) for k, v in iris.items()}
+    results = execute_named(store, queries.load(name), bound)
+    if results.truncated:
         raise StoreUnavailable(f"{name}: more rows than EXMECH_MAX_ROWS; raise it to export")
-    rows: list[dict[str, dict[str, str]]] = json.loads(answer.body)["results"]["bindings"]
-    return rows
+    return results.dicts()
 
 
 def signed_versions(store: Store, claim: str) -> dict[str, str]:
     """Trusty IRI -> signed TriG of every signed version recorded for ``claim``."""
     rows = _select(store, "signed-versions", claim=claim)
-    return {r["trusty"]["value"]: r["content"]["value"] for r in rows}
+    return {r["trusty"].value: r["content"].value for r in rows}
 
 
 def signed_claims(
@@ -87,10 +70,10 @@ def signed_claims(
     """
     out = []
     for row in _select(store, "claims-current"):
-        created = datetime.fromisoformat(row["created"]["value"].replace("Z", "+00:00"))
+        created = datetime.fromisoformat(row["created"].value.replace("Z", "+00:00"))
         if since is not None and created < since:
             continue
-        claim = row["claim"]["value"]
+        claim = row["claim"].value
         recorded = list(signed_versions(store, claim).values())
         if recorded:
             out.append(SignedExport(claim, signing.verify(recorded[0]), False))
@@ -101,10 +84,10 @@ def signed_claims(
                 "(--key or EXMECH_KEY_FILE; `exmech key create` makes one)"
             )
         quads = [
-            ox.Quad(_term(r["s"]), _term(r["p"]), _term(r["o"]), _term(r["g"]))  # type: ignore[arg-type]
+            ox.Quad(r["s"], r["p"], r["o"], r["g"])  # type: ignore[arg-type]
             for r in _select(store, "nanopub-quads", resource=claim)
         ]
-        graphs = {p: row[p]["value"] for p in ("head", "assertion", "provenance", "pubinfo")}
+        graphs = {p: row[p].value for p in ("head", "assertion", "provenance", "pubinfo")}
         trig = signing.to_network(quads, claim, graphs)
         out.append(SignedExport(claim, signing.sign(trig, private_key), True))
     return out

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
+import pyoxigraph as ox
+
 from exmech import formats, vocab
 from exmech.errors import StoreUnavailable
 from exmech.linked_data.rdf import Statement, Term, select, serialize
@@ -203,7 +205,7 @@ def void_body(statements: list[Statement], fmt: formats.Format) -> bytes:
 def sitemap(cache: AnswerCache, site: str, base: str, pages: tuple[str, ...]) -> str:
     """A sitemap of the site's pages and every resource page (named graphs left out)."""
     urls = [f"{site}{path}" for path in pages]
-    for row in select(cache, "page-sitemap", {"prefix": ("literal", f"{base}/id/", "", "")}):
+    for row in select(cache, "page-sitemap", {"prefix": ox.Literal(f"{base}/id/")}):
         split = vocab.split_iri(row["resource"].value, base)
         if split is not None and split[0] in SITEMAP_KINDS:
             urls.append(f"{site}/id/{split[0]}/{split[1]}")

@@ -12,11 +12,14 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
+import pyoxigraph as ox
+
 from exmech import provenance, queries, signing, vocab
 from exmech.errors import NotFound
 from exmech.linked_data import sentences
 from exmech.linked_data.rdf import PAGE_ROWS, Description, Statement, Term, labels, select
-from exmech.store import Binding
+from exmech.querytext import Bound
+from exmech.store import execute_named
 from exmech.store.cache import AnswerCache
 
 KIND_NAMES = {
@@ -139,17 +142,11 @@ def _ask(cache: AnswerCache, name: str, value: str | None, base: str) -> list[di
 
 
 def _rows(
-    cache: AnswerCache, name: str, binds: dict[str, Binding] | None = None
+    cache: AnswerCache, name: str, binds: dict[str, Bound] | None = None
 ) -> list[dict[str, Any]]:
     """A named query's rows as plain values (numbers typed), as the API gives them."""
-    return [{k: _plain(v) for k, v in row.items()} for row in select(cache, name, binds)]
-
-
-def _plain(term: Term) -> Any:
-    json_term = {"type": term.kind, "value": term.value}
-    if term.datatype:
-        json_term["datatype"] = term.datatype
-    return provenance.value_of(json_term)
+    results = execute_named(cache, queries.load(name), binds, PAGE_ROWS)
+    return [{k: provenance.value_of(v) for k, v in row.items()} for row in results.dicts()]
 
 
 def linker(cache: AnswerCache, base: str) -> Linker:
@@ -343,7 +340,7 @@ def mechanism(cache: AnswerCache, d: Description, base: str) -> dict[str, Any]:
 
 def exercise(cache: AnswerCache, d: Description, base: str) -> dict[str, Any]:
     slug = d.iri.rsplit("/", 1)[-1]
-    related = _rows(cache, "page-exercise-studies", {"exercise": ("iri", d.iri)})
+    related = _rows(cache, "page-exercise-studies", {"exercise": ox.NamedNode(d.iri)})
     return {
         "mechanisms": _ask(cache, "exercise-mechanisms", slug, base),
         "studies": [r for r in related if r["relation"] == "study"],
@@ -481,7 +478,7 @@ def signed_versions(cache: AnswerCache, claim: str) -> list[dict[str, str]]:
     """The claim's recorded signed versions, each checked again now by the toolkit:
     its Trusty IRI, whether hash and signature hold (and why not), the key's fingerprint."""
     out = []
-    for row in _rows(cache, "signed-versions", {"claim": ("iri", claim)}):
+    for row in _rows(cache, "signed-versions", {"claim": ox.NamedNode(claim)}):
         status, key = _check(row["content"])
         out.append({"trusty": row["trusty"], "status": status, "key": key})
     return out
@@ -610,7 +607,7 @@ def search(cache: AnswerCache, text: str, base: str) -> list[dict[str, Any]]:
     if not text:
         return []
     found = []
-    for row in _rows(cache, "page-search", {"text": ("literal", text, "", "")}):
+    for row in _rows(cache, "page-search", {"text": ox.Literal(text)}):
         split = vocab.split_iri(row["resource"], base)
         if split is None or split[0] not in SEARCH_KINDS:
             continue
@@ -622,22 +619,18 @@ def search(cache: AnswerCache, text: str, base: str) -> list[dict[str, Any]]:
 
 def query_examples() -> list[dict[str, str]]:
     """The shipped queries for the query page (not the pages' own), with example values bound."""
-    examples: dict[str, dict[str, str]] = {}
+    examples: dict[str, dict[str, Bound]] = {}
     for question in provenance.QUESTIONS:
         parameter = question.parameter
         if parameter is not None:
             value = provenance.parse_value(parameter, parameter.example)
-            examples[question.query] = {parameter.variable: provenance.sparql_term(value)}
+            examples[question.query] = {parameter.variable: value}
     out = []
     for name in queries.names():
         if name.startswith("page-"):
             continue
         named = queries.load(name)
-        text = named.text.rstrip("\n") + "\n"
-        bound = examples.get(name)
-        if bound:
-            ((variable, term),) = bound.items()
-            text += f"VALUES ?{variable} {{ {term} }}\n"
+        text = named.text.rstrip("\n") + provenance.values_clause(examples.get(name, {}))
         out.append({"name": name, "answers": named.answers, "text": text, "form": named.form})
     return out
 

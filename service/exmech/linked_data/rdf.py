@@ -8,19 +8,18 @@ description), because the store answers SELECTs and CONSTRUCTs but cannot write 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import pyoxigraph as ox
 
 from exmech import formats, queries, vocab
-from exmech.querytext import analyse, with_row_cap
-from exmech.store import Binding, Query
+from exmech.querytext import Bound
+from exmech.store import execute_named
 from exmech.store.cache import AnswerCache
 
-SPARQL_JSON = "application/sparql-results+json"
 PAGE_ROWS = 50_000  # a bound for internal reads; the shipped data has ~6,000 quads
+_XSD_STRING = vocab.XSD + "string"
 
 
 @dataclass(frozen=True, order=True)
@@ -33,14 +32,22 @@ class Term:
     lang: str = ""
 
     @classmethod
-    def from_json(cls, term: dict[str, str]) -> Term:
-        """The term of one SPARQL JSON binding.
+    def of(cls, term: ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple) -> Term:
+        """The page term of a pyoxigraph term (SPARQL JSON's spelling of plain literals).
 
-        >>> Term.from_json({"type": "literal", "value": "3", "xml:lang": "en"})
+        >>> Term.of(ox.Literal("3", language="en"))
         Term(kind='literal', value='3', datatype='', lang='en')
         """
-        kind = {"typed-literal": "literal"}.get(term["type"], term["type"])
-        return cls(kind, term["value"], term.get("datatype", ""), term.get("xml:lang", ""))
+        if isinstance(term, ox.NamedNode):
+            return cls("uri", term.value)
+        if isinstance(term, ox.BlankNode):
+            return cls("bnode", term.value)
+        if isinstance(term, ox.Literal):
+            if term.language:
+                return cls("literal", term.value, "", term.language)
+            datatype = term.datatype.value
+            return cls("literal", term.value, "" if datatype == _XSD_STRING else datatype)
+        return cls("triple", str(term))
 
     @property
     def is_iri(self) -> bool:
@@ -108,7 +115,7 @@ class Description:
 def select(
     cache: AnswerCache,
     name: str,
-    binds: dict[str, Binding] | None = None,
+    binds: dict[str, Bound] | None = None,
     *,
     max_rows: int | None = PAGE_ROWS,
 ) -> list[dict[str, Term]]:
@@ -117,25 +124,8 @@ def select(
     Raises ValueError when the query does not declare a bound variable, and whatever the
     store raises (BadRequest, QueryTimeout, StoreUnavailable).
     """
-    named = queries.load(name)
-    binds = binds or {}
-    unknown = set(binds) - set(named.binds)
-    if unknown:
-        raise ValueError(f"{name}.rq does not bind {', '.join(sorted(unknown))}")
-
-    capped = with_row_cap(analyse(named.text), max_rows + 1) if max_rows is not None else None
-    answer = cache.query(
-        Query(
-            text=named.text,
-            form="SELECT",
-            media_type=SPARQL_JSON,
-            capped_text=capped,
-            substitutions=tuple(sorted(binds.items())),
-            max_rows=max_rows,
-        )
-    )
-    data = json.loads(answer.body)
-    return [{k: Term.from_json(v) for k, v in row.items()} for row in data["results"]["bindings"]]
+    results = execute_named(cache, queries.load(name), binds, max_rows)
+    return [{k: Term.of(v) for k, v in row.items()} for row in results.dicts()]
 
 
 def describe(cache: AnswerCache, iri: str, graph: bool = False) -> Description:
@@ -144,7 +134,7 @@ def describe(cache: AnswerCache, iri: str, graph: bool = False) -> Description:
     That is its triples as subject (with its hash parts) in the union of all graphs, plus
     the four graphs of a nanopublication, or the graph's own content when ``graph``.
     """
-    resource = ("iri", iri)
+    resource = ox.NamedNode(iri)
     statements = [
         Statement("", row["s"], row["p"], row["o"])
         for row in select(cache, "page-describe", {"resource": resource})

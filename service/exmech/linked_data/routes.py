@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+import pyoxigraph as ox
 from flask import (
     Blueprint,
     Response,
@@ -205,7 +206,7 @@ def replaced_claim_path(cache: AnswerCache, kind: str, slug: str, base: str) -> 
             return None
     elif kind != "claim":
         return None
-    former = ("iri", vocab.iri("claim", claim_slug, base))
+    former = ox.NamedNode(vocab.iri("claim", claim_slug, base))
     rows = select(cache, "claim-replacement", {"former": former})
     if not rows:
         return None
@@ -260,7 +261,7 @@ def _resource_html(cache: AnswerCache, settings: Settings, kind: str, d: Descrip
 
 
 def _graph_turtle(cache: AnswerCache, settings: Settings, name: str) -> str:
-    graph = ("iri", vocab.iri("graph", name, settings.base_iri))
+    graph = ox.NamedNode(vocab.iri("graph", name, settings.base_iri))
     rows = select(cache, "page-graph-content", {"graph": graph})
     statements = [Statement("", r["s"], r["p"], r["o"]) for r in rows]
     if not statements:

@@ -17,7 +17,7 @@ the table) and ``routes`` (the /api blueprint). This module only re-exports.
 
 from __future__ import annotations
 
-from exmech.provenance.answers import SPARQL_JSON, Result, ask, resolve, run_named
+from exmech.provenance.answers import Result, ask, resolve, run_named
 from exmech.provenance.arguments import DOI, parse_value
 from exmech.provenance.openapi_document import openapi
 from exmech.provenance.questions import (
@@ -29,8 +29,8 @@ from exmech.provenance.questions import (
     Question,
 )
 from exmech.provenance.routes import TextConverter, bp
-from exmech.provenance.rows import AGGREGATED, projection, rows_of, value_of
-from exmech.provenance.terms import sparql_term, term_json, values_clause
+from exmech.provenance.rows import AGGREGATED, rows_of, value_of
+from exmech.provenance.terms import term_json, values_clause
 
 __all__ = [
     "AGENT_CLASSES",
@@ -38,7 +38,6 @@ __all__ = [
     "DOI",
     "QUESTION",
     "QUESTIONS",
-    "SPARQL_JSON",
     "STUDY_CLASSES",
     "Parameter",
     "Question",
@@ -48,11 +47,9 @@ __all__ = [
     "bp",
     "openapi",
     "parse_value",
-    "projection",
     "resolve",
     "rows_of",
     "run_named",
-    "sparql_term",
     "term_json",
     "value_of",
     "values_clause",

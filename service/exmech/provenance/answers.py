@@ -10,17 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import pyoxigraph as ox
+
 from exmech import queries, vocab
 from exmech.errors import BadRequest, NotFound
 from exmech.provenance.arguments import parse_value
 from exmech.provenance.questions import Parameter, Question
 from exmech.provenance.rows import rows_of
 from exmech.provenance.terms import term_json, values_clause
-from exmech.querytext import analyse, with_row_cap
-from exmech.store import Answer, Binding, Query
+from exmech.querytext import Bound
+from exmech.store import Results, execute_named
 from exmech.store.cache import AnswerCache
-
-SPARQL_JSON = "application/sparql-results+json"
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class Result:
 
     question: Question
     query: queries.NamedQuery
-    bindings: dict[str, Binding]
+    bindings: dict[str, Bound]
     columns: list[str]
     rows: list[dict[str, Any]]
     truncated: bool
@@ -61,30 +61,18 @@ class Result:
 
 
 def run_named(
-    cache: AnswerCache, named: queries.NamedQuery, bindings: dict[str, Binding], max_rows: int
-) -> tuple[Answer, list[str], list[dict[str, Any]], str]:
-    """Run a named query with bound values; (answer, columns, rows, dataset hash).
+    cache: AnswerCache, named: queries.NamedQuery, bindings: dict[str, Bound], max_rows: int
+) -> tuple[Results, list[str], list[dict[str, Any]], str]:
+    """Run a named query with bound values; (results, columns, rows, dataset hash).
 
-    Raises ValueError when a value is bound to a variable the query does not declare.
+    Raises what ``execute_named`` raises.
     """
-    unknown = set(bindings) - set(named.binds)
-    if unknown:
-        raise ValueError(f"{named.name}.rq does not bind {', '.join(sorted(unknown))}")
-    answer = cache.query(
-        Query(
-            text=named.text,
-            form=named.form,
-            media_type=SPARQL_JSON,
-            capped_text=with_row_cap(analyse(named.text), max_rows + 1),
-            substitutions=tuple(sorted(bindings.items())),
-            max_rows=max_rows,
-        )
-    )
-    columns, rows = rows_of(answer.body)
-    return answer, columns, rows, cache.store.dataset_hash
+    results = execute_named(cache, named, bindings, max_rows)
+    columns, rows = rows_of(results)
+    return results, columns, rows, cache.dataset_hash
 
 
-def resolve(cache: AnswerCache, parameter: Parameter, raw: str, base: str = vocab.BASE) -> Binding:
+def resolve(cache: AnswerCache, parameter: Parameter, raw: str, base: str = vocab.BASE) -> Bound:
     """Validate a path value and check that the graph knows it; the value to bind.
 
     Raises BadRequest (malformed) or NotFound (well-formed, unknown). A DOI comes back as
@@ -95,7 +83,7 @@ def resolve(cache: AnswerCache, parameter: Parameter, raw: str, base: str = voca
         _, _, rows, _ = run_named(cache, queries.load("study-by-doi"), {"doi": binding}, 100)
         if not rows:
             raise NotFound(f"no study with DOI {raw} in the graph")
-        return ("literal", str(rows[0]["storedDoi"]), "", "")
+        return ox.Literal(str(rows[0]["storedDoi"]))
     _, _, rows, _ = run_named(cache, queries.load("resource-types"), {"resource": binding}, 100)
     if not {row["type"] for row in rows} & set(parameter.classes):
         raise NotFound(f"no {parameter.kind} {raw!r} in the graph")
@@ -117,7 +105,7 @@ def ask(
     ``claim-history``, which shows every version and retraction.
     """
     named = queries.load(question.query)
-    bindings: dict[str, Binding] = {}
+    bindings: dict[str, Bound] = {}
     if question.parameter is not None:
         if value is None:
             raise BadRequest(f"{question.name} needs a {question.parameter.name}")

@@ -12,7 +12,7 @@ from typing import Any
 from exmech import formats, queries, vocab
 from exmech.provenance.arguments import DOI
 from exmech.provenance.questions import QUESTIONS, Question
-from exmech.provenance.rows import AGGREGATED, projection
+from exmech.provenance.rows import AGGREGATED
 
 _VALUE = {"type": ["string", "number", "integer", "boolean", "null"]}
 _ERRORS = {
@@ -51,7 +51,7 @@ _JSONLD_ANSWER = {
 
 def _answer_schema(question: Question) -> dict[str, Any]:
     """The 200 body: the shared provenance fields plus rows with exactly the query's columns."""
-    columns = [c for c in projection(queries.load(question.query).text) if c != AGGREGATED]
+    columns = [c for c in queries.load(question.query).columns if c != AGGREGATED]
     row = {
         "type": "object",
         "properties": {

@@ -18,6 +18,7 @@ Layout of the state directory::
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -41,11 +42,11 @@ from exmech.errors import BadRequest, Forbidden, NotBuilt, StoreUnavailable
 from exmech.ordering import safe_order
 from exmech.querytext import with_values
 from exmech.settings import Settings
-from exmech.store import Answer, Query, lock
+from exmech.store import Answer, Query, Results, lock
 from exmech.store.aggregates import Keeper, Published, Table
 from exmech.store.journal import Journal, JournalDamaged
 from exmech.store.pool import QueryPool
-from exmech.store.results import cap_rows
+from exmech.store.results import cap_rows, parse, parsed_type
 
 SPAWN = multiprocessing.get_context("spawn")
 # Stores up to this size are copied into each worker's memory: queries run several times
@@ -497,6 +498,12 @@ class EmbeddedStore:
             form=reply["form"],
         )
 
+    def execute(self, query: Query) -> Results:
+        """The answer as terms: a worker serializes it compactly (``results.PARSED_TYPES``),
+        this process parses it once. Measured on 2,000 rows of 4 terms: engine TSV + parse
+        about 10 ms, against about 100 ms for building and pickling the terms in the worker."""
+        return parse(self.query(dataclasses.replace(query, media_type=parsed_type(query.form))))
+
     def known_graphs(self, names: Iterable[str]) -> frozenset[str]:
         return frozenset(names) & self.graphs()
 
@@ -504,12 +511,8 @@ class EmbeddedStore:
         cached = self._graphs
         if cached is not None and cached[0] == self.generation:
             return cached[1]
-        answer = self.query(
-            Query("SELECT DISTINCT ?g { GRAPH ?g {} }", "SELECT", "text/tab-separated-values")
-        )
-        names = frozenset(
-            line[1:-1] for line in answer.body.decode().splitlines()[1:] if line.startswith("<")
-        )
+        results = self.execute(Query("SELECT DISTINCT ?g { GRAPH ?g {} }", "SELECT"))
+        names = frozenset(g.value for (g,) in results.rows if isinstance(g, ox.NamedNode))
         self._graphs = (self.generation, names)
         return names
 

@@ -1,4 +1,5 @@
-"""Row counting and truncation on serialized SELECT results, per format.
+"""Answers as bytes and as terms: row counting and truncation on serialized SELECT results,
+and the one place a serialized answer is parsed into ``Results``.
 
 The engine serializes far faster than Python could, so exmech lets it write the bytes
 (after a top-level LIMIT of max_rows + 1, see querytext.with_row_cap) and then counts and,
@@ -14,6 +15,19 @@ import re
 from collections.abc import Iterator
 
 import orjson
+import pyoxigraph as ox
+
+from exmech.store import Answer, Results
+
+# What a store serializes an answer in when exmech itself will read it: the most compact
+# format of each kind that pyoxigraph writes and reads back exactly (TSV keeps blank node
+# labels, language tags, datatypes and triple terms; it parses about twice as fast as JSON).
+PARSED_TYPES = {
+    "SELECT": "text/tab-separated-values",
+    "ASK": "application/sparql-results+json",
+    "CONSTRUCT": "application/n-triples",
+    "DESCRIBE": "application/n-triples",
+}
 
 # In CSV a record ends at a line feed outside double quotes; a quoted field ("a""b") is
 # matched whole, so line breaks inside it are skipped.
@@ -90,3 +104,38 @@ def cap_rows(body: bytes, media_type: str, limit: int | None) -> tuple[bytes, in
     if kind == "text/csv":
         return _cap_records(body, _csv_record_ends(body), limit)
     raise ValueError(f"cannot count rows of {media_type}")
+
+
+def parsed_type(form: str) -> str:
+    """The media type a store serializes a ``form`` answer in for ``parse``."""
+    return PARSED_TYPES.get(form, PARSED_TYPES["SELECT"])
+
+
+def parse(answer: Answer) -> Results:
+    """The answer's rows (or boolean, or triples) as pyoxigraph terms, read once.
+
+    Raises ValueError for an answer in a format that is not RDF or SPARQL results.
+
+    >>> tsv = b"?s\\t?n\\n<http://e/a>\\t1\\n\\t\\n"
+    >>> rows = parse(Answer(tsv, "text/tab-separated-values", 2, False, "g")).rows
+    >>> rows[0][0], rows[0][1].value, rows[1]
+    (<NamedNode value=http://e/a>, '1', (None, None))
+    """
+    size = len(answer.body)
+    if answer.form in ("CONSTRUCT", "DESCRIBE"):
+        rdf = ox.RdfFormat.from_media_type(answer.media_type)
+        if rdf is None:
+            raise ValueError(f"cannot read {answer.media_type} as RDF")
+        triples = tuple(q.triple for q in ox.parse(answer.body, format=rdf))
+        return Results(
+            (), (), answer.truncated, answer.generation, answer.form, triples=triples, size=size
+        )
+    fmt = ox.QueryResultsFormat.from_media_type(answer.media_type)
+    if fmt is None:
+        raise ValueError(f"cannot read {answer.media_type} as SPARQL results")
+    parsed = ox.parse_query_results(answer.body, format=fmt)
+    if isinstance(parsed, ox.QueryBoolean):
+        return Results((), (), False, answer.generation, "ASK", boolean=bool(parsed), size=size)
+    columns = tuple(v.value for v in parsed.variables)
+    rows = tuple(tuple(solution) for solution in parsed)
+    return Results(columns, rows, answer.truncated, answer.generation, "SELECT", size=size)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import secrets
 import threading
@@ -13,7 +14,7 @@ import pyoxigraph as ox
 from exmech.errors import BadRequest, StoreUnavailable, Unprocessable
 from exmech.querytext import with_values
 from exmech.settings import Settings
-from exmech.store import Answer, Query
+from exmech.store import Answer, Query, Results
 from exmech.store.remote import bookkeeping, bulk
 from exmech.store.remote.bookkeeping import (
     JOURNAL,
@@ -39,6 +40,7 @@ from exmech.store.remote.protocol import (
     Reply,
 )
 from exmech.store.results import cap_rows
+from exmech.vocab import PREFIXES
 
 # Graphs the query endpoint shows, exmech's bookkeeping left out (servers without per-graph
 # permissions show it; Virtuoso keeps it private).
@@ -109,18 +111,13 @@ class RemoteStore:
 
     def query(self, query: Query) -> Answer:
         """Run one read on the server; same bytes, caps and errors as the embedded store."""
-        refuse_engine_extensions(query.text)
-        generation = self.generation
-        text = query.capped_text or query.text
-        try:
-            reply = self._read(text, query)
-        except BadRequest:
-            if text == query.text:
-                raise
-            reply = self._read(query.text, query)
+        generation, reply = self._fetch(query)
         server_cut = bool(reply.header("X-SPARQL-MaxRows"))
         if query.form in ("CONSTRUCT", "DESCRIBE"):
-            body, media_type, rows, truncated = self._graph_answer(reply, query)
+            triples, truncated = self._triples(reply, query)
+            rdf = ox.RdfFormat.from_media_type(query.media_type) or ox.RdfFormat.N_TRIPLES
+            body = ox.serialize(triples, format=rdf, prefixes=PREFIXES) or b""
+            body, media_type, rows = body, rdf.media_type, len(triples)
         else:
             body, media_type, rows, truncated = self._results_answer(reply, query)
         return Answer(
@@ -131,6 +128,53 @@ class RemoteStore:
             generation=generation,
             form="SELECT" if query.form not in ("ASK", "CONSTRUCT", "DESCRIBE") else query.form,
         )
+
+    def execute(self, query: Query) -> Results:
+        """The same read as terms, parsed once from the server's reply (not re-serialized)."""
+        generation, reply = self._fetch(query)
+        server_cut = bool(reply.header("X-SPARQL-MaxRows"))
+        size = len(reply.body)
+        if query.form in ("CONSTRUCT", "DESCRIBE"):
+            triples, truncated = self._triples(reply, query)
+            return Results(
+                (),
+                (),
+                truncated or server_cut,
+                generation,
+                query.form,
+                triples=tuple(triples),
+                size=size,
+            )
+        parsed = self._parse_results(reply)
+        if isinstance(parsed, ox.QueryBoolean):
+            return Results((), (), False, generation, "ASK", boolean=bool(parsed), size=size)
+        columns = tuple(v.value for v in parsed.variables)
+        limit = query.max_rows
+        rows = tuple(
+            tuple(s) for s in itertools.islice(parsed, None if limit is None else limit + 1)
+        )
+        truncated = limit is not None and len(rows) > limit
+        return Results(
+            columns,
+            rows[:limit] if truncated else rows,
+            truncated or server_cut,
+            generation,
+            "SELECT",
+            size=size,
+        )
+
+    def _fetch(self, query: Query) -> tuple[str, Reply]:
+        """(the generation read, the server's reply) for one read, capped when it can be."""
+        refuse_engine_extensions(query.text)
+        generation = self.generation
+        text = query.capped_text or query.text
+        try:
+            reply = self._read(text, query)
+        except BadRequest:
+            if text == query.text:
+                raise
+            reply = self._read(query.text, query)
+        return generation, reply
 
     def _read(self, text: str, query: Query) -> Reply:
         self.check_isolation()
@@ -151,16 +195,19 @@ class RemoteStore:
         server = self.server
         return server.send(server.query_url, query.form, text, accept, params, self.timeout)
 
-    def _results_answer(self, reply: Reply, query: Query) -> tuple[bytes, str, int, bool]:
+    def _parse_results(self, reply: Reply) -> ox.QuerySolutions | ox.QueryBoolean:
         body = reply.body
         if any(marker in body for marker in NEEDS_NORMALISING):
             body = normalise_json(body)
         try:
-            result = ox.parse_query_results(body, format=ox.QueryResultsFormat.JSON)
+            return ox.parse_query_results(body, format=ox.QueryResultsFormat.JSON)
         except SyntaxError as exc:
             raise StoreUnavailable(
                 f"the SPARQL server sent results exmech cannot read: {exc}"
             ) from exc
+
+    def _results_answer(self, reply: Reply, query: Query) -> tuple[bytes, str, int, bool]:
+        result = self._parse_results(reply)
         fmt = ox.QueryResultsFormat.from_media_type(query.media_type) or ox.QueryResultsFormat.JSON
         out = result.serialize(format=fmt) or b""
         if isinstance(result, ox.QueryBoolean):
@@ -168,9 +215,8 @@ class RemoteStore:
         out, rows, truncated = cap_rows(out, fmt.media_type, query.max_rows)
         return out, fmt.media_type, rows, truncated
 
-    def _graph_answer(self, reply: Reply, query: Query) -> tuple[bytes, str, int, bool]:
-        from exmech.vocab import PREFIXES
-
+    def _triples(self, reply: Reply, query: Query) -> tuple[list[ox.Triple], bool]:
+        """The reply's triples in exmech's canonical spelling, at most ``max_rows`` of them."""
         given = ox.RdfFormat.from_media_type(reply.header("Content-Type")) or ox.RdfFormat.N_TRIPLES
         try:
             parsed = ox.parse(reply.body, format=given)
@@ -183,9 +229,7 @@ class RemoteStore:
                 triples.append(canonical(quad.triple))
         except SyntaxError as exc:
             raise StoreUnavailable(f"the SPARQL server sent RDF exmech cannot read: {exc}") from exc
-        rdf = ox.RdfFormat.from_media_type(query.media_type) or ox.RdfFormat.N_TRIPLES
-        body = ox.serialize(triples, format=rdf, prefixes=PREFIXES) or b""
-        return body, rdf.media_type, len(triples), truncated
+        return triples, truncated
 
     def check_isolation(self) -> None:
         """Refuse to answer while the query endpoint shows graphs that are not exmech's.
@@ -305,10 +349,11 @@ class RemoteStore:
 
     def quad_count(self) -> int:
         """Quads in exmech's graphs (what the embedded store's len() counts)."""
-        answer = self.query(
-            Query("SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }", "SELECT", JSON_RESULTS)
+        results = self.execute(
+            Query("SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }", "SELECT")
         )
-        return int(json.loads(answer.body)["results"]["bindings"][0]["n"]["value"])
+        count = results.rows[0][0]
+        return int(count.value) if count is not None and not isinstance(count, ox.Triple) else 0
 
     def journal(self) -> list[bytes]:
         """Every submission accepted so far, oldest first."""
