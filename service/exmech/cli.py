@@ -319,7 +319,8 @@ def run_query(
             max_rows=settings.max_rows,
             substitutions=tuple(sorted((binds or {}).items())),
         )
-        return store.query(query) if query.media_type else store.execute(query)
+        answer: Answer | Results = store.query(query) if query.media_type else store.execute(query)
+        return answer
     finally:
         store.close()
 
@@ -343,7 +344,10 @@ def table(results: Results) -> str:
     names = list(results.columns)
     rows = [["" if t is None else _short(t) for t in row] for row in results.rows]
     widths = [max([len(n), *(len(r[i]) for r in rows)]) for i, n in enumerate(names)]
-    line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True))  # noqa: E731
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True))
+
     out = [line(names), line(["-" * w for w in widths]), *(line(r) for r in rows)]
     return "\n".join(s.rstrip() for s in out) + f"\n({len(rows)} rows)"
 
@@ -439,7 +443,7 @@ def parse_binds(
                 raise BadRequest(f"cannot bind ?{name} to {value}: {exc}") from exc
         else:
             out[name] = ox.Literal(value)
-    if question is not None and question.parameter.variable not in out:
+    if named is not None and question is not None and question.parameter.variable not in out:
         p = question.parameter
         raise Refused(f"{named.name} needs --bind {p.name}=... (e.g. --bind {p.name}={p.example})")
     return out

@@ -13,7 +13,7 @@ from datetime import datetime
 
 import pyoxigraph as ox
 
-from exmech import queries, signing, vocab
+from exmech import nanopub, queries, signing, vocab
 from exmech.errors import BadRequest, StoreUnavailable
 from exmech.store import Store, Term, execute_named
 from exmech.store.journal import Journal
@@ -56,7 +56,7 @@ def _select(store: Store, name: str, **iris: str) -> list[dict[str, Term]]:
 def signed_versions(store: Store, claim: str) -> dict[str, str]:
     """Trusty IRI -> signed TriG of every signed version recorded for ``claim``."""
     rows = _select(store, "signed-versions", claim=claim)
-    return {r["trusty"].value: r["content"].value for r in rows}
+    return {nanopub.value(r["trusty"]): nanopub.value(r["content"]) for r in rows}
 
 
 def signed_claims(
@@ -70,10 +70,10 @@ def signed_claims(
     """
     out = []
     for row in _select(store, "claims-current"):
-        created = datetime.fromisoformat(row["created"].value.replace("Z", "+00:00"))
+        created = datetime.fromisoformat(nanopub.value(row["created"]).replace("Z", "+00:00"))
         if since is not None and created < since:
             continue
-        claim = row["claim"].value
+        claim = nanopub.value(row["claim"])
         recorded = list(signed_versions(store, claim).values())
         if recorded:
             out.append(SignedExport(claim, signing.verify(recorded[0]), False))
@@ -87,7 +87,7 @@ def signed_claims(
             ox.Quad(r["s"], r["p"], r["o"], r["g"])  # type: ignore[arg-type]
             for r in _select(store, "nanopub-quads", resource=claim)
         ]
-        graphs = {p: row[p].value for p in ("head", "assertion", "provenance", "pubinfo")}
+        graphs = {p: nanopub.value(row[p]) for p in ("head", "assertion", "provenance", "pubinfo")}
         trig = signing.to_network(quads, claim, graphs)
         out.append(SignedExport(claim, signing.sign(trig, private_key), True))
     return out
