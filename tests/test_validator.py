@@ -27,10 +27,9 @@ from urllib.parse import parse_qsl
 import httpx
 import pytest
 from conftest import ROOT, LiveServer, fixture_header, start_server, stop_server
-from exmech import tokens, vocab
+from exmech import rdf, tokens, vocab
 from exmech.build import build
 from exmech.settings import Settings
-from exmech.validation import PARSE_FORMATS
 
 SUBMISSIONS = ROOT / "tests" / "data" / "submissions"
 FILES = sorted(p for p in SUBMISSIONS.rglob("*") if p.is_file())
@@ -66,7 +65,7 @@ class Case:
         )
 
     def media_type(self) -> str:
-        fmt = PARSE_FORMATS.get(self.path.suffix)
+        fmt = rdf.format_of(self.path)
         assert fmt is not None, self.path
         return fmt.media_type
 

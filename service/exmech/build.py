@@ -7,7 +7,6 @@ The store is built beside the old one and swapped in, so a failed build changes 
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
+from exmech import rdf
 from exmech.errors import BadRequest, NotBuilt
 from exmech.settings import Settings
 from exmech.store import Store, lock, open_store
@@ -23,13 +23,7 @@ from exmech.store.embedded import publish_snapshot
 from exmech.store.journal import Journal
 from exmech.vocab import iri
 
-FORMATS = {
-    ".ttl": ox.RdfFormat.TURTLE,
-    ".trig": ox.RdfFormat.TRIG,
-    ".nq": ox.RdfFormat.N_QUADS,
-    ".nt": ox.RdfFormat.N_TRIPLES,
-    ".jsonld": ox.RdfFormat.JSON_LD,
-}
+LOADED = (".ttl", ".trig", ".nq", ".nt", ".jsonld")  # what a build reads of ontology/, data/
 SPECIAL_GRAPHS = {"exmech": "ontology", "shapes": "shapes"}
 
 
@@ -53,9 +47,9 @@ def sources(root: Path, base: str) -> list[Source]:
     found: list[Source] = []
     for folder in ("ontology", "data"):
         for path in sorted((root / folder).glob("*")):
-            if path.suffix not in FORMATS or not path.is_file():
+            if path.suffix not in LOADED or not path.is_file():
                 continue
-            if FORMATS[path.suffix].supports_datasets:
+            if rdf.BY_EXTENSION[path.suffix].supports_datasets:
                 found.append(Source(path, None))
             else:
                 found.append(
@@ -100,15 +94,14 @@ def _build_embedded(settings: Settings, on_file: Callable[[Path, int], None] | N
     fresh = state / "store.building"
     shutil.rmtree(fresh, ignore_errors=True)
     store = ox.Store(str(fresh))
-    digest = hashlib.sha256()
     files = sources(settings.root, settings.base_iri)
+    digest = rdf.FilesHash()
     for source in files:
         data = source.path.read_bytes()
-        digest.update(f"{source.path.parent.name}/{source.path.name}\n".encode())
-        digest.update(hashlib.sha256(data).hexdigest().encode())
+        digest.add(_name(source), data)
         target = ox.NamedNode(source.graph) if source.graph else None
         try:
-            store.bulk_load(data, format=FORMATS[source.path.suffix], to_graph=target)
+            store.bulk_load(data, format=rdf.BY_EXTENSION[source.path.suffix], to_graph=target)
         except SyntaxError as exc:
             raise BadRequest(f"{source.path}: {exc}") from exc
         if on_file is not None:
@@ -116,10 +109,8 @@ def _build_embedded(settings: Settings, on_file: Callable[[Path, int], None] | N
     dataset_hash = digest.hexdigest()
     records = 0
     for payload in journal.records():
-        store.extend(ox.parse(payload, format=ox.RdfFormat.N_QUADS))
-        dataset_hash = hashlib.sha256(
-            (dataset_hash + hashlib.sha256(payload).hexdigest()).encode()
-        ).hexdigest()
+        store.extend(rdf.parse(payload, ox.RdfFormat.N_QUADS))
+        dataset_hash = rdf.chain(dataset_hash, payload)
         records += 1
     store.flush()
     quads = len(store)
@@ -154,12 +145,11 @@ def build_remote(
 
     started = time.perf_counter()
     files = sources(settings.root, settings.base_iri)
-    digest = hashlib.sha256()
     graphs: set[str] = set()
+    digest = rdf.FilesHash()
     for source in files:
         data = source.path.read_bytes()
-        digest.update(f"{source.path.parent.name}/{source.path.name}\n".encode())
-        digest.update(hashlib.sha256(data).hexdigest().encode())
+        digest.add(_name(source), data)
         parsed = _quads(source, data)
         graphs |= {g.value for q in parsed if isinstance(g := q.graph_name, ox.NamedNode)}
 
@@ -183,11 +173,16 @@ def build_remote(
     return BuildReport(quads, len(files), records, time.perf_counter() - started, dataset_hash)
 
 
+def _name(source: Source) -> str:
+    """How a file enters the dataset hash: its folder and name."""
+    return f"{source.path.parent.name}/{source.path.name}"
+
+
 def _quads(source: Source, data: bytes) -> Iterator[ox.Quad]:
     """The file's quads, each in its named graph (Turtle files get theirs from the file name)."""
     target = ox.NamedNode(source.graph) if source.graph else None
     try:
-        parsed = list(ox.parse(data, format=FORMATS[source.path.suffix]))
+        parsed = rdf.parse(data, rdf.BY_EXTENSION[source.path.suffix])
     except SyntaxError as exc:
         raise BadRequest(f"{source.path}: {exc}") from exc
     for quad in parsed:

@@ -173,9 +173,10 @@ def validate(
     if as_data:
         _validate_data(ctx, settings, files, fmt, use_store)
         return
+    from exmech import rdf
     from exmech.curation import Curation, body_format
     from exmech.errors import UnsupportedMediaType, error_body
-    from exmech.validation import PARSE_FORMATS, Finding, Report
+    from exmech.validation import Finding, Report
 
     secret: str | None = token or settings.token
     if secret and not (settings.tokens or settings.tokens_file):
@@ -189,10 +190,10 @@ def validate(
     worst = 0
     with _checking_store(settings, use_store) as store, closing(Curation(settings, store)) as desk:
         for path in files:
-            syntax = PARSE_FORMATS.get(path.suffix.lower())
+            syntax = rdf.format_of(path)
             try:
                 if syntax is None:
-                    known = ", ".join(sorted(PARSE_FORMATS))
+                    known = ", ".join(sorted(rdf.BY_EXTENSION))
                     raise UnsupportedMediaType(
                         f"{path}: unknown file type {path.suffix!r}; use one of {known}"
                     )
@@ -612,10 +613,10 @@ def submit(
     from urllib.parse import urlencode
     from urllib.request import Request, urlopen
 
-    from exmech.validation import PARSE_FORMATS
+    from exmech import rdf
 
     settings: Settings = ctx.obj
-    fmt = PARSE_FORMATS.get(file.suffix.lower())
+    fmt = rdf.format_of(file)
     if fmt is None:
         raise Refused(f"{file}: unknown file type {file.suffix!r}")
     base = (url or f"http://{settings.host}:{settings.port}").rstrip("/")
@@ -630,7 +631,7 @@ def submit(
     body = file.read_bytes()
     if sign:
         try:
-            body, fmt = _signed_body(body, fmt, key or settings.key_file), PARSE_FORMATS[".trig"]
+            body, fmt = _signed_body(body, fmt, key or settings.key_file), ox.RdfFormat.TRIG
         except ExmechError as exc:
             raise Refused(f"{file}: {exc.message}") from exc
     headers = {"Content-Type": fmt.media_type, "Accept": "application/json"}

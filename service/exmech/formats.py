@@ -15,6 +15,8 @@ import pyoxigraph as ox
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header
 
+from exmech import rdf
+
 
 @dataclass(frozen=True)
 class Format:
@@ -209,5 +211,4 @@ def convert(
     write = ox.RdfFormat.from_media_type(target.media_type)
     if read is None or write is None:
         raise ValueError(f"cannot convert {source.media_type} to {target.media_type}")
-    quads = list(ox.parse(data, format=read))
-    return ox.serialize(quads, format=write, prefixes=dict(prefixes or {})) or b""
+    return rdf.serialize(rdf.parse(data, read), write, prefixes or {}, only_used=False)

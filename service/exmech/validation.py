@@ -26,7 +26,7 @@ import rdflib
 from rdflib.collection import Collection
 from rdflib.namespace import RDF, SH
 
-from exmech import bounded, nanopub
+from exmech import bounded, nanopub, rdf
 from exmech.errors import BadRequest
 from exmech.store import Query, Store
 from exmech.vocab import DCTERMS, EXM, FABIO, NP, SHAPES, XSD
@@ -44,17 +44,6 @@ UNKNOWN_TERM_CHECK = f"{SHAPES}#UnknownTermCheck"
 DATE_CHECK = f"{SHAPES}#DateCheck"
 # A creation time this far ahead of the server's clock is still "now" (clock skew).
 CLOCK_SKEW = timedelta(minutes=5)
-
-PARSE_FORMATS: dict[str, ox.RdfFormat] = {
-    ".ttl": ox.RdfFormat.TURTLE,
-    ".trig": ox.RdfFormat.TRIG,
-    ".nq": ox.RdfFormat.N_QUADS,
-    ".nt": ox.RdfFormat.N_TRIPLES,
-    ".jsonld": ox.RdfFormat.JSON_LD,
-    ".json": ox.RdfFormat.JSON_LD,
-    ".rdf": ox.RdfFormat.RDF_XML,
-    ".owl": ox.RdfFormat.RDF_XML,
-}
 
 
 class ParseError(BadRequest):
@@ -123,16 +112,16 @@ def parse(data: bytes, fmt: ox.RdfFormat, name: str = "input") -> list[ox.Quad]:
     pyoxigraph's parsers do not fetch JSON-LD contexts or external entities.
     """
     try:
-        return list(ox.parse(data, format=fmt))
+        return rdf.parse(data, fmt)
     except SyntaxError as exc:
         where = {"line": exc.lineno, "column": exc.offset} if exc.lineno else None
         raise ParseError(f"{name}: {fmt.name} syntax {exc}", detail=where) from exc
 
 
 def parse_file(path: Path) -> list[ox.Quad]:
-    fmt = PARSE_FORMATS.get(path.suffix.lower())
+    fmt = rdf.format_of(path)
     if fmt is None:
-        known = ", ".join(sorted(PARSE_FORMATS))
+        known = ", ".join(sorted(rdf.BY_EXTENSION))
         raise BadRequest(f"{path}: unknown file type {path.suffix!r}; use one of {known}")
     return parse(path.read_bytes(), fmt, str(path))
 

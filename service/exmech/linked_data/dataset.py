@@ -20,7 +20,7 @@ import pyoxigraph as ox
 
 from exmech import formats, vocab
 from exmech.errors import StoreUnavailable
-from exmech.linked_data.rdf import Statement, Term, select, serialize
+from exmech.linked_data.rdf import Node, Statement, select, serialize
 from exmech.store.cache import AnswerCache
 
 DUMPS = (
@@ -97,7 +97,10 @@ class Dumps:
 
 def _write_dumps(cache: AnswerCache, folder: Path) -> None:
     rows = select(cache, "page-dump", max_rows=None)
-    statements = sorted(Statement(r["g"].value, r["s"], r["p"], r["o"]) for r in rows)
+    statements = sorted(
+        (Statement(r["g"].value, r["s"], r["p"], r["o"]) for r in rows),
+        key=Statement.key,
+    )
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -122,7 +125,7 @@ def _write_dumps(cache: AnswerCache, folder: Path) -> None:
     tmp.rename(folder)
 
 
-def _int(row: dict[str, Term], key: str) -> int:
+def _int(row: dict[str, Node], key: str) -> int:
     return int(row[key].value) if key in row else 0
 
 
@@ -131,18 +134,18 @@ def void_statements(
 ) -> list[Statement]:
     """The VoID description of the dataset ``dataset`` served at ``site``."""
     out: list[Statement] = []
-    me = Term("uri", dataset)
+    me = ox.NamedNode(dataset)
 
-    def add(s: Term, p: str, o: Term) -> None:
-        out.append(Statement("", s, Term("uri", p), o))
+    def add(s: Node, p: str, o: Node) -> None:
+        out.append(Statement("", s, ox.NamedNode(p), o))
 
-    def lit(value: object, datatype: str = "") -> Term:
-        return Term("literal", str(value), datatype)
+    def lit(value: object, datatype: str = "") -> Node:
+        return ox.Literal(str(value), datatype=ox.NamedNode(datatype) if datatype else None)
 
-    def count(value: int) -> Term:
+    def count(value: int) -> Node:
         return lit(value, vocab.XSD + "integer")
 
-    add(me, vocab.RDF + "type", Term("uri", VOID + "Dataset"))
+    add(me, vocab.RDF + "type", ox.NamedNode(VOID + "Dataset"))
     add(me, vocab.DCTERMS + "title", lit("exmech"))
     add(
         me,
@@ -152,14 +155,14 @@ def void_statements(
             "studies and one nanopublication per claim, with its provenance."
         ),
     )
-    add(me, vocab.DCTERMS + "license", Term("uri", LICENSE))
-    add(me, vocab.FOAF + "homepage", Term("uri", f"{site}/"))
-    add(me, VOID + "sparqlEndpoint", Term("uri", f"{site}/sparql"))
+    add(me, vocab.DCTERMS + "license", ox.NamedNode(LICENSE))
+    add(me, vocab.FOAF + "homepage", ox.NamedNode(f"{site}/"))
+    add(me, VOID + "sparqlEndpoint", ox.NamedNode(f"{site}/sparql"))
     add(me, VOID + "uriSpace", lit(f"{base}/id/"))
-    add(me, VOID + "exampleResource", Term("uri", vocab.iri("mechanism", "motor-control", base)))
-    add(me, VOID + "rootResource", Term("uri", vocab.ONTOLOGY))
+    add(me, VOID + "exampleResource", ox.NamedNode(vocab.iri("mechanism", "motor-control", base)))
+    add(me, VOID + "rootResource", ox.NamedNode(vocab.ONTOLOGY))
     for namespace in VOCABULARIES:
-        add(me, VOID + "vocabulary", Term("uri", namespace))
+        add(me, VOID + "vocabulary", ox.NamedNode(namespace))
     counts = select(cache, "page-void-counts")[0]
     add(me, VOID + "triples", count(_int(counts, "triples")))
     add(me, VOID + "distinctSubjects", count(_int(counts, "subjects")))
@@ -168,31 +171,31 @@ def void_statements(
     classes = select(cache, "page-void-classes")
     add(me, VOID + "classes", count(len(classes)))
     for i, row in enumerate(classes):
-        part = Term("uri", f"{dataset}#class-{i + 1}")
+        part = ox.NamedNode(f"{dataset}#class-{i + 1}")
         add(me, VOID + "classPartition", part)
         add(part, VOID + "class", row["class"])
         add(part, VOID + "entities", count(_int(row, "entities")))
     for i, row in enumerate(select(cache, "page-void-properties")):
-        part = Term("uri", f"{dataset}#property-{i + 1}")
+        part = ox.NamedNode(f"{dataset}#property-{i + 1}")
         add(me, VOID + "propertyPartition", part)
         add(part, VOID + "property", row["property"])
         add(part, VOID + "triples", count(_int(row, "triples")))
         add(part, VOID + "distinctSubjects", count(_int(row, "subjects")))
         add(part, VOID + "distinctObjects", count(_int(row, "objects")))
     for dump in files:
-        file = Term("uri", f"{site}/download/{dump.name}")
-        checksum = Term("uri", f"{site}/download/{dump.name}#sha256")
+        file = ox.NamedNode(f"{site}/download/{dump.name}")
+        checksum = ox.NamedNode(f"{site}/download/{dump.name}#sha256")
         add(me, VOID + "dataDump", file)
         add(file, vocab.DCTERMS + "format", lit(dump.media_type))
         add(
             file,
             DCAT + "mediaType",
-            Term("uri", f"https://www.iana.org/assignments/media-types/{dump.media_type}"),
+            ox.NamedNode(f"https://www.iana.org/assignments/media-types/{dump.media_type}"),
         )
         add(file, DCAT + "byteSize", count(dump.size))
         add(file, SPDX + "checksum", checksum)
-        add(checksum, vocab.RDF + "type", Term("uri", SPDX + "Checksum"))
-        add(checksum, SPDX + "algorithm", Term("uri", SPDX + "checksumAlgorithm_sha256"))
+        add(checksum, vocab.RDF + "type", ox.NamedNode(SPDX + "Checksum"))
+        add(checksum, SPDX + "algorithm", ox.NamedNode(SPDX + "checksumAlgorithm_sha256"))
         add(checksum, SPDX + "checksumValue", lit(dump.sha256, vocab.XSD + "hexBinary"))
     return out
 

@@ -17,7 +17,7 @@ import pyoxigraph as ox
 from exmech import provenance, queries, signing, vocab
 from exmech.errors import NotFound
 from exmech.linked_data import sentences
-from exmech.linked_data.rdf import PAGE_ROWS, Description, Statement, Term, labels, select
+from exmech.linked_data.rdf import PAGE_ROWS, Description, Node, Statement, labels, select
 from exmech.querytext import Bound
 from exmech.store import execute_named
 from exmech.store.cache import AnswerCache
@@ -107,13 +107,13 @@ def pubmed_url(pmid: str) -> str:
     return f"https://pubmed.ncbi.nlm.nih.gov/{quote(pmid, safe='')}/"
 
 
-def facts(statements: list[Statement] | tuple[Statement, ...]) -> list[tuple[str, list[Term]]]:
+def facts(statements: list[Statement] | tuple[Statement, ...]) -> list[tuple[str, list[Node]]]:
     """Objects grouped by predicate: type, labels and definitions first, then the rest."""
-    grouped: dict[str, list[Term]] = {}
+    grouped: dict[str, list[Node]] = {}
     for st in statements:
         grouped.setdefault(st.p.value, []).append(st.o)
 
-    def order(item: tuple[str, list[Term]]) -> tuple[int, str]:
+    def order(item: tuple[str, list[Node]]) -> tuple[int, str]:
         return (FIRST.index(item[0]) if item[0] in FIRST else len(FIRST), item[0])
 
     return sorted(grouped.items(), key=order)
@@ -355,11 +355,10 @@ def study_summary(d: Description, names: Mapping[str, str]) -> list[tuple[str, s
     """What a reader wants first about a study, in order; "not reported" where the data has
     nothing (never a guess). The design is the design class, with the source's own words.
 
-    >>> from exmech.linked_data.rdf import Term
-    >>> s = lambda p, o: Statement("", Term("uri", "x"), Term("uri", p), o)
-    >>> d = Description("x", (s(vocab.EXM + "sampleSize", Term("literal", "70")),
-    ...     s(vocab.RDF + "type", Term("uri", vocab.EXM + "RandomisedControlledTrial")),
-    ...     s(vocab.EXM + "designLabel", Term("literal", "RCT"))))
+    >>> s = lambda p, o: Statement("", ox.NamedNode("http://e/x"), ox.NamedNode(p), o)
+    >>> d = Description("http://e/x", (s(vocab.EXM + "sampleSize", ox.Literal("70")),
+    ...     s(vocab.RDF + "type", ox.NamedNode(vocab.EXM + "RandomisedControlledTrial")),
+    ...     s(vocab.EXM + "designLabel", ox.Literal("RCT"))))
     >>> rct = {vocab.EXM + "RandomisedControlledTrial": "randomised controlled trial"}
     >>> dict(study_summary(d, rct))  # doctest: +NORMALIZE_WHITESPACE
     {'Title': 'not reported', 'Journal': 'not reported', 'Year': 'not reported',

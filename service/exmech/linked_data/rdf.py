@@ -1,9 +1,8 @@
 """Resources as RDF: what the store says about one IRI, as terms, and serialized in any format.
 
 Pure apart from ``AnswerCache`` reads: every read is a named ``page-*.rq`` query with its
-values bound by substitution. Serialization uses pyoxigraph's writers, the one use of
-pyoxigraph outside ``store/`` (``sparql.as_format`` does the same for the service
-description), because the store answers SELECTs and CONSTRUCTs but cannot write datasets.
+values bound by substitution, answered as pyoxigraph terms; writing goes through
+``exmech.rdf``.
 """
 
 from __future__ import annotations
@@ -13,66 +12,58 @@ from dataclasses import dataclass
 
 import pyoxigraph as ox
 
-from exmech import formats, queries, vocab
+from exmech import formats, queries, rdf, vocab
 from exmech.querytext import Bound
-from exmech.store import execute_named
+from exmech.store import Term, execute_named
 from exmech.store.cache import AnswerCache
 
 PAGE_ROWS = 50_000  # a bound for internal reads; the shipped data has ~6,000 quads
 _XSD_STRING = vocab.XSD + "string"
+_LANG_STRING = vocab.RDF + "langString"
+# A term with a ``value``: what pages show (a triple term is shown as its text).
+Node = ox.NamedNode | ox.BlankNode | ox.Literal
 
 
-@dataclass(frozen=True, order=True)
-class Term:
-    """An RDF term as SPARQL JSON results give it: kind is uri, literal or bnode."""
+def kind(term: Term) -> str:
+    """What a term is, in SPARQL JSON's words (uri, bnode, literal, triple): for templates.
 
-    kind: str
-    value: str
-    datatype: str = ""
-    lang: str = ""
-
-    @classmethod
-    def of(cls, term: ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple) -> Term:
-        """The page term of a pyoxigraph term (SPARQL JSON's spelling of plain literals).
-
-        >>> Term.of(ox.Literal("3", language="en"))
-        Term(kind='literal', value='3', datatype='', lang='en')
-        """
-        if isinstance(term, ox.NamedNode):
-            return cls("uri", term.value)
-        if isinstance(term, ox.BlankNode):
-            return cls("bnode", term.value)
-        if isinstance(term, ox.Literal):
-            if term.language:
-                return cls("literal", term.value, "", term.language)
-            datatype = term.datatype.value
-            return cls("literal", term.value, "" if datatype == _XSD_STRING else datatype)
-        return cls("triple", str(term))
-
-    @property
-    def is_iri(self) -> bool:
-        return self.kind == "uri"
-
-    def to_ox(self) -> ox.NamedNode | ox.BlankNode | ox.Literal:
-        if self.kind == "uri":
-            return ox.NamedNode(self.value)
-        if self.kind == "bnode":
-            return ox.BlankNode(self.value)
-        if self.lang:
-            return ox.Literal(self.value, language=self.lang)
-        return ox.Literal(
-            self.value, datatype=ox.NamedNode(self.datatype) if self.datatype else None
-        )
+    >>> kind(ox.NamedNode("http://e/a")), kind(ox.Literal("a"))
+    ('uri', 'literal')
+    """
+    if isinstance(term, ox.NamedNode):
+        return "uri"
+    if isinstance(term, ox.BlankNode):
+        return "bnode"
+    return "literal" if isinstance(term, ox.Literal) else "triple"
 
 
-@dataclass(frozen=True, order=True)
+def term_key(term: Term) -> tuple[str, str, str, str]:
+    """A sort key for terms (pyoxigraph's are not ordered): kind, then text."""
+    if isinstance(term, ox.Literal):
+        datatype = term.datatype.value
+        plain = term.language or datatype in (_XSD_STRING, _LANG_STRING)
+        return ("literal", term.value, "" if plain else datatype, term.language or "")
+    return (kind(term), term.value if not isinstance(term, ox.Triple) else str(term), "", "")
+
+
+@dataclass(frozen=True)
 class Statement:
-    """A triple, in the default graph when ``graph`` is empty, else in that named graph."""
+    """A triple of pyoxigraph terms, in the default graph when ``graph`` is empty, else in
+    that named graph (the graph as text, which is how pages group and look them up)."""
 
     graph: str
-    s: Term
-    p: Term
-    o: Term
+    s: Node
+    p: Node
+    o: Node
+
+    @property
+    def quad(self) -> ox.Quad:
+        graph = ox.NamedNode(self.graph) if self.graph else ox.DefaultGraph()
+        return ox.Quad(self.s, self.p, self.o, graph)  # type: ignore[arg-type]
+
+    def key(self) -> tuple[object, ...]:
+        """Sorts by graph, subject, predicate, object."""
+        return (self.graph, term_key(self.s), self.p.value, term_key(self.o))
 
 
 @dataclass(frozen=True)
@@ -94,7 +85,7 @@ class Description:
                 named.setdefault(st.graph, []).append(st)
         return named
 
-    def values(self, predicate: str, subject: str | None = None) -> list[Term]:
+    def values(self, predicate: str, subject: str | None = None) -> list[Node]:
         """Objects of ``predicate`` on the subject (default: the resource), in order."""
         subject = subject or self.iri
         return [st.o for st in self.triples if st.s.value == subject and st.p.value == predicate]
@@ -118,14 +109,18 @@ def select(
     binds: dict[str, Bound] | None = None,
     *,
     max_rows: int | None = PAGE_ROWS,
-) -> list[dict[str, Term]]:
+) -> list[dict[str, Node]]:
     """Rows of a named SELECT query as terms; values bound by substitution.
 
     Raises ValueError when the query does not declare a bound variable, and whatever the
     store raises (BadRequest, QueryTimeout, StoreUnavailable).
     """
-    results = execute_named(cache, queries.load(name), binds, max_rows)
-    return [{k: Term.of(v) for k, v in row.items()} for row in results.dicts()]
+    rows = execute_named(cache, queries.load(name), binds, max_rows).dicts()
+    return [{k: _node(v) for k, v in row.items()} for row in rows]
+
+
+def _node(term: Term) -> Node:
+    return ox.Literal(str(term)) if isinstance(term, ox.Triple) else term
 
 
 def describe(cache: AnswerCache, iri: str, graph: bool = False) -> Description:
@@ -162,17 +157,6 @@ def labels(cache: AnswerCache) -> dict[str, str]:
     return out
 
 
-def to_ox(statements: Iterable[Statement], with_graphs: bool) -> list[ox.Quad]:
-    """pyoxigraph quads; without graphs, named-graph statements are left out."""
-    quads = []
-    for st in statements:
-        if st.graph and not with_graphs:
-            continue
-        graph = ox.NamedNode(st.graph) if st.graph else ox.DefaultGraph()
-        quads.append(ox.Quad(st.s.to_ox(), st.p.to_ox(), st.o.to_ox(), graph))  # type: ignore[arg-type]
-    return quads
-
-
 def serialize(
     statements: Iterable[Statement],
     fmt: formats.Format,
@@ -183,52 +167,18 @@ def serialize(
     Formats that carry datasets (TriG, N-Quads, JSON-LD) keep the named graphs; the others
     get the default graph only.
 
-    >>> t = Term("uri", "https://w3id.org/exmech/id/theme/x")
-    >>> label = Term("uri", vocab.RDFS + "label")
-    >>> serialize([Statement("", t, label, Term("literal", "x"))], formats.NTRIPLES)
+    >>> t = ox.NamedNode("https://w3id.org/exmech/id/theme/x")
+    >>> label = ox.NamedNode(vocab.RDFS + "label")
+    >>> serialize([Statement("", t, label, ox.Literal("x"))], formats.NTRIPLES)
     b'<https://w3id.org/exmech/id/theme/x> <http://www.w3.org/2000/01/rdf-schema#label> "x" .\\n'
     """
     target = ox.RdfFormat.from_media_type(fmt.media_type)
     if target is None:
         raise ValueError(f"{fmt.media_type} is not an RDF format")
     # Grouped by graph and subject (stable, so predicate order stays) for compact Turtle/TriG.
-    grouped = sorted(statements, key=lambda st: (st.graph, st.s))
-    return _write(to_ox(grouped, target.supports_datasets), target, prefixes)
-
-
-def _write(
-    quads: Iterable[ox.Quad], target: ox.RdfFormat, extra: dict[str, str] | None = None
-) -> bytes:
-    quads = list(quads)
-    prefixes = used_prefixes(quads, {**vocab.PREFIXES, **(extra or {})})
-    if target.supports_datasets:
-        return ox.serialize(quads, format=target, prefixes=prefixes) or b""
-    triples = [ox.Triple(q.subject, q.predicate, q.object) for q in quads]
-    return ox.serialize(triples, format=target, prefixes=prefixes) or b""
-
-
-def used_prefixes(quads: Iterable[ox.Quad], known: dict[str, str]) -> dict[str, str]:
-    """The prefixes whose namespace some IRI of the quads starts with."""
-    iris: set[str] = set()
-    for quad in quads:
-        for term in (quad.subject, quad.predicate, quad.object, quad.graph_name):
-            if isinstance(term, ox.NamedNode):
-                iris.add(term.value)
-            elif isinstance(term, ox.Literal):
-                iris.add(term.datatype.value)
-    return {
-        prefix: ns
-        for prefix, ns in known.items()
-        if any(i.startswith(ns) and len(i) > len(ns) for i in iris)
-    }
-
-
-def parse(body: bytes, fmt: formats.Format) -> list[ox.Quad]:
-    """Quads of a serialized body (for tests and for converting generated Turtle)."""
-    target = ox.RdfFormat.from_media_type(fmt.media_type)
-    if target is None:
-        raise ValueError(f"{fmt.media_type} is not an RDF format")
-    return list(ox.parse(body, format=target))
+    grouped = sorted(statements, key=lambda st: (st.graph, term_key(st.s)))
+    kept = (st.quad for st in grouped if target.supports_datasets or not st.graph)
+    return rdf.serialize(kept, target, {**vocab.PREFIXES, **(prefixes or {})})
 
 
 def convert(turtle: str, fmt: formats.Format) -> bytes:
@@ -236,4 +186,4 @@ def convert(turtle: str, fmt: formats.Format) -> bytes:
     if fmt is formats.TURTLE:
         return turtle.encode("utf-8")
     target = ox.RdfFormat.from_media_type(fmt.media_type) or ox.RdfFormat.TURTLE
-    return _write(ox.parse(turtle.encode("utf-8"), format=ox.RdfFormat.TURTLE), target)
+    return rdf.serialize(rdf.parse(turtle.encode("utf-8"), ox.RdfFormat.TURTLE), target)

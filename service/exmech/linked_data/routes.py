@@ -29,14 +29,15 @@ from werkzeug.wrappers import Response as WerkzeugResponse  # what redirect() gi
 
 from exmech import formats, vocab
 from exmech.errors import BadRequest, ExmechError, NotAcceptable, NotFound
-from exmech.linked_data import context, dataset, ontology, pages, versions
-from exmech.linked_data.rdf import Description, Statement, convert, describe, select, serialize
+from exmech.linked_data import context, dataset, ontology, pages, rdf, versions
+from exmech.linked_data.rdf import Description, Statement, describe, select, serialize
 from exmech.settings import Settings
 from exmech.store.cache import AnswerCache
 
 # HTTP ----------------------------------------------------------------------------------
 
 bp = Blueprint("linked_data", __name__)
+bp.add_app_template_filter(rdf.kind, "term_kind")  # uri, bnode, literal, triple
 
 RESOURCE_OFFERS = (
     formats.HTML,
@@ -288,7 +289,7 @@ def ontology_document(version: str | None = None) -> Response:
         page = _local().ontology.get(turtle)
         response = Response(page, content_type=formats.HTML.content_type)
     else:
-        response = Response(convert(turtle, chosen), content_type=chosen.content_type)
+        response = Response(rdf.convert(turtle, chosen), content_type=chosen.content_type)
     return _alternates(response, RESOURCE_OFFERS[:5])
 
 
@@ -298,7 +299,7 @@ def shapes_document(version: str | None = None) -> Response:
     """The SHACL shapes (``/shapes``, or ``/shapes/{release}``: what dcterms:conformsTo names)."""
     turtle = _release_turtle(version, "shapes")
     chosen = _choose(RESOURCE_OFFERS[1:5])
-    response = Response(convert(turtle, chosen), content_type=chosen.content_type)
+    response = Response(rdf.convert(turtle, chosen), content_type=chosen.content_type)
     return _alternates(response, RESOURCE_OFFERS[1:5])
 
 

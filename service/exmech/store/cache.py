@@ -19,6 +19,7 @@ from exmech.store import Answer, Query, Results, Store
 
 Key = tuple[object, ...]
 V = TypeVar("V")
+A = TypeVar("A", Answer, Results)
 PARSED = "parsed"  # the "media type" of a parsed answer in a cache key
 # Parsed terms take about 8 times the memory of the TSV they were read from (measured: 50,000
 # rows of 4 terms, 4.0 MB of TSV, 33 MB of process memory), so they weigh that much more.
@@ -100,31 +101,26 @@ class AnswerCache:
     def query(self, query: Query) -> Answer:
         """The store's serialized answer, from the cache when the same request met the same
         generation."""
-        if self.entries <= 0:
-            return self.store.query(query)
-        generation = self.store.generation
-        key = cache_key(query, generation)
-        hit = self._lru.get(key)
-        if isinstance(hit, Answer):
-            return dataclasses.replace(hit, cached=True)
-        answer = self.store.query(query)
-        if answer.generation == generation:
-            self._lru.put(key, answer)
-        return answer
+        return self._cached(query, None, self.store.query, Answer)
 
     def execute(self, query: Query) -> Results:
         """The store's parsed answer, cached like ``query`` (parsed once per generation)."""
+        return self._cached(query, PARSED, self.store.execute, Results)
+
+    def _cached(
+        self, query: Query, media_type: str | None, run: Callable[[Query], A], kind: type[A]
+    ) -> A:
         if self.entries <= 0:
-            return self.store.execute(query)
+            return run(query)
         generation = self.store.generation
-        key = cache_key(query, generation, PARSED)
+        key = cache_key(query, generation, media_type)
         hit = self._lru.get(key)
-        if isinstance(hit, Results):
+        if isinstance(hit, kind):
             return dataclasses.replace(hit, cached=True)
-        results = self.store.execute(query)
-        if results.generation == generation:
-            self._lru.put(key, results)
-        return results
+        value = run(query)
+        if value.generation == generation:
+            self._lru.put(key, value)
+        return value
 
     @property
     def generation(self) -> str:

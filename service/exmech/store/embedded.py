@@ -19,7 +19,6 @@ Layout of the state directory::
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import itertools
 import json
 import logging
@@ -37,7 +36,7 @@ from typing import Any
 
 import pyoxigraph as ox
 
-from exmech import sandbox
+from exmech import rdf, sandbox
 from exmech.errors import BadRequest, Forbidden, NotBuilt, StoreUnavailable
 from exmech.ordering import safe_order
 from exmech.querytext import with_values
@@ -401,7 +400,7 @@ class EmbeddedStore:
                 self._write_lock,
                 self._published,
                 self.journal.records,
-                chain_hash,
+                rdf.chain,
                 write_durably,
             )
             self._keeper.start(scan=True)
@@ -454,7 +453,7 @@ class EmbeddedStore:
 
     def _count(self, payload: bytes) -> None:
         """Fold one applied record into the dataset hash and record count."""
-        self._meta["dataset_hash"] = chain_hash(self.dataset_hash, payload)
+        self._meta["dataset_hash"] = rdf.chain(self.dataset_hash, payload)
         self._meta["journal_records"] = int(self._meta.get("journal_records", 0)) + 1
 
     def _published(self) -> Published:
@@ -578,11 +577,6 @@ def _table_answer(table: Table, media_type: str) -> Answer:
         table.tsv if fmt == ox.QueryResultsFormat.TSV else table.solutions().serialize(format=fmt)
     )
     return Answer(body or b"", fmt.media_type, table.rows, table.truncated, table.generation)
-
-
-def chain_hash(previous: str, payload: bytes) -> str:
-    """The dataset hash after one more journal record."""
-    return hashlib.sha256((previous + hashlib.sha256(payload).hexdigest()).encode()).hexdigest()
 
 
 def write_durably(path: Path, text: str | bytes) -> None:

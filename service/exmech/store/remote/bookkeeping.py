@@ -14,12 +14,12 @@ writers from several exmech processes cannot interleave.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import pyoxigraph as ox
 
+from exmech import rdf
 from exmech.store.remote.bulk import DATA_CHUNK, batched
 from exmech.store.remote.dialect import quads_text
 from exmech.store.remote.protocol import Connection
@@ -147,16 +147,11 @@ def write_state(
     )
 
 
-def chain(dataset_hash: str, nquads: bytes) -> str:
-    """The dataset hash after one more submission, exactly as the embedded store chains it."""
-    return hashlib.sha256((dataset_hash + hashlib.sha256(nquads).hexdigest()).encode()).hexdigest()
-
-
 def submission(
     before: str, record: str, quads: list[ox.Quad], graphs: list[str], nquads: bytes
 ) -> str:
     """The one update operation that applies a submission if the state is still ``before``."""
-    after = chain(before, nquads)
+    after = rdf.chain(before, nquads)
     members = membership(graphs)
     payload = ox.Literal(nquads.decode("utf-8"))
     return (

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 import pyoxigraph as ox
 
+from exmech import rdf
 from exmech.errors import BadRequest, StoreUnavailable, Unprocessable
 from exmech.querytext import with_values
 from exmech.settings import Settings
@@ -21,7 +22,6 @@ from exmech.store.remote.bookkeeping import (
     META,
     ST,
     State,
-    chain,
     submission,
     write_state,
 )
@@ -290,7 +290,7 @@ class RemoteStore:
                         "the remote store is not ready (never built, or a build is running); "
                         "retry after `exmech build` finishes"
                     )
-                after_hash = chain(before.dataset_hash, nquads)
+                after_hash = rdf.chain(before.dataset_hash, nquads)
                 record = f"urn:exmech:journal:{after_hash}"
                 self.server.update(submission(before.dataset_hash, record, quads, graphs, nquads))
                 if self.server.ask(f"ASK {{ GRAPH <{JOURNAL}> {{ <{record}> <{ST}seq> ?n }} }}"):
@@ -339,7 +339,7 @@ class RemoteStore:
         dataset_hash = files_hash
         for payload, quads in zip(journal, submissions, strict=True):
             loaded |= bulk.load(self.server, quads, 0)
-            dataset_hash = chain(dataset_hash, payload)
+            dataset_hash = rdf.chain(dataset_hash, payload)
         write_state(self.server, "ready", build_id, len(journal), dataset_hash, loaded - recorded)
         self._forget()
         self._members = None
