@@ -36,8 +36,8 @@ class Result:
     generation: str
     dataset: str
     cached: bool = field(default=False, compare=False)
-    # The answer the rows were read from (its terms: IRIs, language tags, datatypes).
-    solutions: Any = field(default=None, compare=False, repr=False)
+    # The parsed answer the rows were read from (its terms: IRIs, language tags, datatypes).
+    solutions: Results | None = field(default=None, compare=False, repr=False)
 
     @property
     def linked_query(self) -> str:

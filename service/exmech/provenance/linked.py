@@ -25,8 +25,8 @@ from pyld import jsonld
 from exmech import vocab
 from exmech.errors import BadRequest
 from exmech.provenance.rows import AGGREGATED
+from exmech.store import Term
 
-Term = ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple
 RS = "http://www.w3.org/2001/sw/DataAccess/tests/result-set#"
 API = f"{vocab.BASE}/api#"
 # Columns of the shipped questions whose values are IRIs, language-tagged text or typed
@@ -183,36 +183,6 @@ def expanded(
     if bindings:
         answer[API + "bindings"] = [{API + k: [value(v)] for k, v in bindings.items()}]
     return [answer]
-
-
-def from_json(term: Mapping[str, str]) -> Term:
-    """A SPARQL JSON term as a pyoxigraph term.
-
-    >>> from_json({"type": "literal", "value": "Yoga", "xml:lang": "en"})
-    <Literal value=Yoga language=en>
-    """
-    kind, text = term["type"], term["value"]
-    if kind == "uri":
-        return ox.NamedNode(text)
-    if kind == "bnode":
-        return ox.BlankNode(text)
-    if "xml:lang" in term:
-        return ox.Literal(text, language=term["xml:lang"])
-    datatype = term.get("datatype")
-    return ox.Literal(text, datatype=ox.NamedNode(datatype) if datatype else None)
-
-
-def solutions_of(answer: Any) -> tuple[list[str], list[tuple[Term | None, ...]]]:
-    """Columns and solutions (terms, None where unbound) of the answer a question was read
-    from: parsed results as they are (``columns``, ``rows``), or SPARQL JSON (``body``)."""
-    if not hasattr(answer, "body"):
-        return list(answer.columns), [tuple(row) for row in answer.rows]
-    data = json.loads(answer.body)
-    columns = list(data["head"]["vars"])
-    return columns, [
-        tuple(from_json(b[c]) if c in b else None for c in columns)
-        for b in data["results"]["bindings"]
-    ]
 
 
 def compacted(expanded_form: list[dict[str, Any]], base: str = vocab.BASE) -> dict[str, Any]:

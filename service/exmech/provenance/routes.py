@@ -77,10 +77,11 @@ def _jsonld(result: Result, body: dict[str, Any], base: str) -> Response:
     """The answer as JSON-LD: compacted with the published /api context, or expanded."""
     if result.solutions is None:  # pragma: no cover - ask() always keeps them
         raise ValueError("an answer without its parsed solutions")
-    columns, solutions = linked.solutions_of(result.solutions)
-    bindings = {name: linked.from_json(term) for name, term in body["bindings"].items()}
     absolute = {**body, "sparql_url": base + body["sparql_url"]}
-    document = linked.expanded(columns, solutions, absolute, bindings, base + request.path)
+    solutions = result.solutions
+    document = linked.expanded(
+        solutions.columns, solutions.rows, absolute, result.bindings, base + request.path
+    )
     expanded = formats.wants_expanded(request.headers.get("Accept"), request.args.get("profile"))
     out: Any = document if expanded else linked.compacted(document, base)
     profile = formats.JSONLD_EXPANDED if expanded else formats.JSONLD_COMPACTED
