@@ -125,6 +125,9 @@ def _term(term: dict[str, str]) -> tuple[Any, ...]:
     parts = value.split()
     if len(parts) > 1 and all(p.startswith("http") for p in parts):
         value = " ".join(sorted(parts))  # GROUP_CONCAT: SPARQL leaves the order open
+    elif ", " in value and term.get("datatype", "") == "":
+        # GROUP_CONCAT of names (mediation-explains' studies): the order is open there too
+        value = ", ".join(sorted(value.split(", ")))
     return ("literal", value, datatype, term.get("xml:lang", "").lower())
 
 
