@@ -545,7 +545,7 @@ def test_api_theme_verdicts_are_exact_and_name_every_claim(client: FlaskClient) 
     assert len(named) == len(set(named)) == len(ROWS)
 
 
-def test_report_counts_tell_reports_studies_trials_and_claims_apart(reader: object) -> None:
+def table_counts() -> dict[str, int]:
     """Counted from the source tables: a further report of a trial in the graph is a report
     (and its claims count) but not another study or trial; a pooled analysis is no trial."""
     trials = [
@@ -562,10 +562,8 @@ def test_report_counts_tell_reports_studies_trials_and_claims_apart(reader: obje
         if "review" in t["study_type"].lower() or "meta-analysis" in t["study_type"].lower()
     }
     pooled = {t["key"] for t in trials if "pooled" in t["study_type"]}
-    (row,) = ask(reader, "report-counts")
-    got = {k: int(v) for k, v in row.items()}
     findings = [r for r in ROWS if r.level != "ProposedAsRationale"]
-    assert got == {
+    return {
         "reports": len(trials),
         "furtherReports": len(further),
         "studies": len(trials) - len(further),
@@ -578,4 +576,27 @@ def test_report_counts_tell_reports_studies_trials_and_claims_apart(reader: obje
         "contradicting": sum(r.direction == "Contradicts" for r in findings),
         "notReported": sum(r.direction == "NotReported" for r in findings),
     }
+
+
+def test_report_counts_tell_reports_studies_trials_and_claims_apart(reader: object) -> None:
+    (row,) = ask(reader, "report-counts")
+    got = {k: int(v) for k, v in row.items()}
+    assert got == table_counts()
     assert (got["reports"], got["studies"], got["trials"], got["claims"]) == (78, 74, 60, 279)
+
+
+def test_the_home_page_counts_studies_trials_reports_and_claims_in_force(
+    live_server: LiveServer,
+) -> None:
+    """The headline numbers a reader sees first: a further report of a trial is not another
+    study, and a retracted claim is not in force (the home page once added up design classes)."""
+    page = httpx.get(live_server.url + "/", timeout=30).text
+    stats = re.search(r'<ul class="stats">(.*?)</ul>', page, re.S)
+    assert stats, "the home page lists no headline numbers"
+    text = re.sub(r"<[^>]+>", "", stats.group(1))
+    want = table_counts()
+    assert f"{want['claims']} claims in force" in text, text
+    assert (
+        f"{want['studies']} studies ({want['trials']} trials, {want['reviews']} reviews) "
+        f"in {want['reports']} reports"
+    ) in text, text

@@ -92,7 +92,7 @@ def test_columns_sort_and_pages_turn(session: Session) -> None:
     expect(first_cell(page)).not_to_have_text(ascending[0])
     descending = [c.strip() for c in cells.all_inner_texts()]
     assert descending == sorted(descending, reverse=True)
-    # 43 mechanisms: more than one page at 10 rows a page.
+    # Over 40 mechanisms: more than one page at 10 rows a page.
     page.select_option(".yasr .tableSizer select, .yasr select.tableSizer", "10")
     assert page.locator(ROWS).count() == 10
     page.locator(".yasr .dt-paging-button.next, .yasr .paginate_button.next").first.click()

@@ -197,6 +197,10 @@ def home(cache: AnswerCache) -> dict[str, Any]:
         cls = row["class"]
         key = "study" if cls in study_classes else cls[len(vocab.EXM) :]
         counts[key] = counts.get(key, 0) + int(row["count"])
+    reports = _rows(cache, "report-counts")
+    # A further report of a trial is not another study, and a retracted claim is not in force:
+    # the headline numbers are report-counts', not the class counts.
+    counts.update({k: int(v) for k, v in (reports[0] if reports else {}).items()})
     return {
         "themes": themes,
         "chart": theme_chart(themes),
