@@ -9,9 +9,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import re
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -32,7 +30,7 @@ from exmech.errors import (
 from exmech.querytext import QueryText, analyse, resolve, with_row_cap
 from exmech.settings import Settings
 from exmech.store import Answer, Query
-from exmech.store.cache import AnswerCache
+from exmech.store.cache import LRU, AnswerCache
 from exmech.vocab import EXM, PREFIXES
 
 CORS_EXPOSE = "Exmech-Rows, Exmech-Truncated, Exmech-Generation, Exmech-Cache, Exmech-Dataset"
@@ -460,6 +458,10 @@ Replay = tuple[str, list[tuple[str, str]], bytes]
 REPLAY = "exmech.replay"  # environ key: the stored answer ``lookup`` found for this request
 
 
+def _replay_weight(replay: Replay) -> int:
+    return len(replay[2]) + sum(len(n) + len(v) for n, v in replay[1])
+
+
 class ResponseCache:
     """WSGI middleware: a repeated /sparql query is answered from stored bytes, before Flask.
 
@@ -490,9 +492,8 @@ class ResponseCache:
         self.max_bytes = max_bytes
         self.max_body = max_body
         self.log = log
-        self._lru: OrderedDict[ReplayKey, Replay] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
+        # Weighed by the answer and its headers; a key's body is at most max_body bytes.
+        self._lru = LRU[Replay](entries, max_bytes, _replay_weight)
 
     def _body(self, environ: dict[str, Any]) -> bytes | None:
         """The request body when it may be a key (read, and put back for the app), else None."""
@@ -531,10 +532,7 @@ class ResponseCache:
         if key is None:
             return None
         environ["exmech.replay_key"] = key
-        with self._lock:
-            hit = self._lru.get(key)
-            if hit is not None:
-                self._lru.move_to_end(key)
+        hit = self._lru.get(key)
         if hit is not None:
             environ[REPLAY] = hit
         return hit
@@ -574,17 +572,5 @@ class ResponseCache:
             and len(answer) <= self.max_bytes // 8
         ):
             replay = [(n, "hit" if n.lower() == "exmech-cache" else v) for n, v in headers]
-            self._put(key, (captured["status"], replay, answer))
+            self._lru.put(key, (captured["status"], replay, answer))
         return [answer]
-
-    def _put(self, key: ReplayKey, value: Replay) -> None:
-        size = len(value[2]) + len(key[3])
-        with self._lock:
-            old = self._lru.pop(key, None)
-            if old is not None:
-                self._bytes -= len(old[2]) + len(key[3])
-            self._lru[key] = value
-            self._bytes += size
-            while len(self._lru) > self.entries or self._bytes > self.max_bytes:
-                evicted_key, evicted = self._lru.popitem(last=False)
-                self._bytes -= len(evicted[2]) + len(evicted_key[3])
