@@ -34,6 +34,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from sys import intern
 from typing import Any, Protocol
 
@@ -876,12 +877,12 @@ class Keeper:
 
     def __init__(
         self,
-        checkpoint: Any,  # pathlib.Path
+        checkpoint: Path,
         write_lock: threading.Lock,
         published: Callable[[], Published],
         journal: Callable[[], Iterator[bytes]],
         chain: Callable[[str, bytes], str],
-        save: Callable[[Any, bytes], None],
+        save: Callable[[Path, bytes], None],
     ) -> None:
         self.checkpoint = checkpoint
         self._write_lock = write_lock
