@@ -36,12 +36,15 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from sys import intern
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pyoxigraph as ox
 
 from exmech import queries
 from exmech.vocab import EXM, NP, NPX, PROV, RDF, SKOS
+
+if TYPE_CHECKING:
+    from exmech.store import Query
 
 log = logging.getLogger(__name__)
 FORMAT_VERSION = 1  # of the checkpoint file; another version is rebuilt, never read
@@ -969,8 +972,8 @@ class Keeper:
             self.aggregates = None
             log.exception("aggregate questions will be answered by the engine")
 
-    def answer(self, query: Any, generation: str, dataset_hash: str) -> Table | None:
-        """The table for ``query`` (a store Query) when it is exactly an aggregate question,
+    def answer(self, query: Query, generation: str, dataset_hash: str) -> Table | None:
+        """The table for ``query`` when it is exactly an aggregate question,
         asked of the whole store, and the state is of ``generation``; else None."""
         aggregates = self.aggregates
         name = question_texts().get(query.text)
