@@ -11,6 +11,8 @@ typed as such, corrections whose pubinfo is elsewhere, ...).
 
 from __future__ import annotations
 
+import hashlib
+import pickle
 import random
 import shutil
 from collections import Counter
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pyoxigraph as ox
 import pytest
 from conftest import ROOT, start_server, stop_server
@@ -28,7 +31,7 @@ from exmech.ordering import safe_order
 from exmech.provenance import rows_of
 from exmech.settings import Settings
 from exmech.store import Answer, Query
-from exmech.store.aggregates import QUESTIONS, Aggregates, Table
+from exmech.store.aggregates import QUESTIONS, Aggregates, Facts, Table
 from exmech.store.embedded import EmbeddedStore
 from exmech.store.results import parse
 from flask import Flask
@@ -225,6 +228,75 @@ def test_a_restart_folds_in_what_the_checkpoint_missed(tmp_path: Path, built_sta
         check_store(rebuilt)
     finally:
         rebuilt.close()
+
+
+class Payload:
+    """A pickle that writes a file when unpickled: what a crafted checkpoint could carry."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Path.write_text, (self.marker, "code ran"))
+
+
+def test_a_crafted_checkpoint_runs_no_code_and_is_rebuilt(
+    tmp_path: Path, built_state: Path
+) -> None:
+    """A pickle with a valid SHA-256, under the old header and under the current one, is
+    refused without being run; the store scans its snapshot instead and answers right."""
+    probe = tmp_path / "probe"
+    pickle.loads(pickle.dumps(Payload(probe)))  # the payload is live: unpickled, it writes
+    assert probe.read_text() == "code ran"
+    marker = tmp_path / "marker"
+    body = pickle.dumps(Payload(marker))
+    digest = hashlib.sha256(body).hexdigest().encode()
+    state = tmp_path / "state"
+    shutil.copytree(built_state, state)
+    for crafted in (
+        digest + b"\n" + body,  # format 1 (pickle, a checksum line first)
+        b"exmech-aggregates 2 " + digest + b"\n" + body,  # format 2's header over a pickle
+        b"exmech-aggregates 1 " + digest + b"\n" + body,
+    ):
+        with pytest.raises(ValueError, match="aggregate checkpoint"):
+            Aggregates.loads(crafted)
+        (state / "aggregates.bin").write_bytes(crafted)
+        store = open_store(state)
+        try:
+            check_store(store)  # scanned, not loaded
+        finally:
+            store.close()
+        assert (state / "aggregates.bin").read_bytes().startswith(b"exmech-aggregates 2 ")
+        assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda d: d | {"terms": [1, 2]},
+        lambda d: d | {"facts": [[10**9, 1, 1, [], []]]},
+        lambda d: d | {"facts": [[0, 2, 1, [], []]]},
+        lambda d: d | {"facts": [[0, 1, 1, [0], []]]},
+        lambda d: d | {"dims": {"__class__": []}},
+        lambda d: d | {"records": "1"},
+        lambda d: [d],
+    ],
+)
+def test_a_well_hashed_but_malformed_checkpoint_is_refused(change: Any) -> None:
+    """Whoever can write the state directory can also make the hash match: every field is
+    checked for its type and range, and anything else is a ValueError (then a rebuild)."""
+    aggregates = Aggregates()
+    aggregates.state.set_facts(
+        "<http://t/c>",
+        Facts(True, True, frozenset({("<http://t/e>", "<http://t/m>")}), frozenset()),
+    )
+    good = aggregates.dumps()
+    doc = orjson.loads(good.partition(b"\n")[2])
+    assert Aggregates.loads(good).state.facts == aggregates.state.facts
+    body = orjson.dumps(change(doc))
+    crafted = b"exmech-aggregates 2 " + hashlib.sha256(body).hexdigest().encode() + b"\n" + body
+    with pytest.raises(ValueError, match="aggregate checkpoint"):
+        Aggregates.loads(crafted)
 
 
 def test_never_an_answer_of_another_generation_or_dataset(app: Flask) -> None:
@@ -464,3 +536,69 @@ def test_every_order_of_arrival_gives_the_engine_answer(seed: int) -> None:
             table = aggregates.answer(name, str(step), "h", None)
             assert table is not None
             assert_same(table, engine(store, name), name)
+
+
+def many_claims(rng: random.Random) -> list[ox.Quad]:
+    """Forty claims over three mechanisms in two themes, a third of them corrected or
+    retracted, with the theme links themselves arriving among the claims."""
+
+    def t(name: str) -> ox.NamedNode:
+        return ox.NamedNode(f"http://t/{name}")
+
+    def p(name: str) -> ox.NamedNode:
+        return ox.NamedNode(PREDICATES.get(name, EXM + name))
+
+    quads = [ox.Quad(t(f"th{i}"), p("type"), ox.NamedNode(EXM + "Theme")) for i in (0, 1)]
+    quads += [ox.Quad(t(f"th{i}"), p("label"), ox.Literal(f"Theme {i}")) for i in (0, 1)]
+    quads += [ox.Quad(t("m0"), p("inTheme"), t("th0")), ox.Quad(t("m1"), p("inTheme"), t("th0"))]
+    quads += [ox.Quad(t("m1"), p("inTheme"), t("th1")), ox.Quad(t("m2"), p("inTheme"), t("th1"))]
+    for i in range(40):
+        c, a, v, info = (t(f"c{i:02d}{x}") for x in ("", "a", "p", "i"))
+        head = t(f"c{i:02d}h")
+        quads += [
+            ox.Quad(c, p("type"), ox.NamedNode(EXM + "Claim"), head),
+            ox.Quad(c, p("hasAssertion"), a, head),
+            ox.Quad(c, p("hasProvenance"), v, head),
+            ox.Quad(c, p("hasPublicationInfo"), info, head),
+            ox.Quad(t(f"e{i % 2}"), p("proposedMechanism"), t(f"m{i % 3}"), a),
+            ox.Quad(a, p("derived"), t(f"s{rng.randrange(6)}"), v),
+        ]
+        if i % 3 == 1:  # corrected by the next claim
+            quads.append(ox.Quad(t(f"c{i + 1:02d}"), p("supersedes"), c, t(f"c{i + 1:02d}i")))
+        if i % 7 == 3:  # retracted
+            r = t(f"r{i}")
+            quads += [
+                ox.Quad(r, p("type"), ox.NamedNode(EXM + "Retraction"), t(f"r{i}h")),
+                ox.Quad(r, p("hasAssertion"), t(f"r{i}a"), t(f"r{i}h")),
+                ox.Quad(t("who"), p("retracts"), c, t(f"r{i}a")),
+            ]
+    return quads
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_themes_kept_sorted_across_writes_equal_the_engine(seed: int) -> None:
+    """Each theme's claims in force are sorted once, then kept as claims enter and leave
+    (new claims, corrections, retractions, a mechanism joining a theme): after every write,
+    in a random order, the answers are the engine's, and equal those of a fresh scan."""
+    rng = random.Random(seed)
+    quads = many_claims(rng)
+    rng.shuffle(quads)
+    store = ox.Store()
+    aggregates = Aggregates.scan(store)
+    step = 0
+    while quads:
+        size = rng.randrange(1, 12)
+        batch, quads = quads[:size], quads[size:]
+        store.extend(batch)
+        aggregates.apply(batch, store)
+        aggregates.tag(str(step), step, "h")
+        scanned = Aggregates.scan(store)
+        scanned.tag(str(step), step, "h")
+        for name in ("theme-frequencies-recomputed", "claims-per-theme"):
+            table = aggregates.answer(name, str(step), "h", None)
+            fresh = scanned.answer(name, str(step), "h", None)
+            assert table is not None and fresh is not None
+            assert_same(table, engine(store, name), name)
+            assert table.tsv == fresh.tsv, (seed, step, name)
+        step += 1
+    assert step > 10

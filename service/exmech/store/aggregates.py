@@ -29,7 +29,6 @@ import hashlib
 import heapq
 import itertools
 import logging
-import pickle
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ from pathlib import Path
 from sys import intern
 from typing import TYPE_CHECKING, Any, Protocol
 
+import orjson
 import pyoxigraph as ox
 
 from exmech import queries
@@ -47,7 +47,8 @@ if TYPE_CHECKING:
     from exmech.store import Query
 
 log = logging.getLogger(__name__)
-FORMAT_VERSION = 1  # of the checkpoint file; another version is rebuilt, never read
+MAGIC = b"exmech-aggregates"  # a checkpoint begins: MAGIC, its format version, SHA-256 of the body
+FORMAT_VERSION = 2  # 2: JSON (1 was a pickle, refused: it could run code when read)
 QUESTIONS = (
     "evidence-map",
     "claims-by-evidence",
@@ -381,15 +382,18 @@ def _expand(values: dict[Key, set[str]] | None) -> list[Key]:
     return [o for o, graphs in (values or {}).items() for _ in graphs]
 
 
-def _bump(table: dict[Any, dict[Key, int]], group: Any, key: Key, step: int) -> None:
+def _bump(table: dict[Any, dict[Key, int]], group: Any, key: Key, step: int) -> int:
+    """Count ``key`` in ``group`` up or down; 1 when it appears there, -1 when it leaves, else 0."""
     inner = table.setdefault(group, {})
-    n = inner.get(key, 0) + step
+    before = inner.get(key, 0)
+    n = before + step
     if n:
         inner[key] = n
     else:
         del inner[key]
         if not inner:
             del table[group]
+    return 1 if not before else -1 if not n else 0
 
 
 @dataclass
@@ -398,6 +402,9 @@ class State:
 
     Only ``facts`` and ``dims`` are the state; the rest is derived from them (rebuilt when a
     checkpoint is loaded) or cached for rendering and dropped when what it read changes.
+    Per theme, the claims and studies it counts are tallied as claims come and go (a write
+    costs what it changes, not a pass over the theme), and its claims in force are kept in
+    the order the answer lists them once they have been listed.
     """
 
     facts: dict[Key, Facts] = field(default_factory=dict)
@@ -409,26 +416,40 @@ class State:
     in_force_studies: dict[tuple[Key, Key], dict[Key, int]] = field(default_factory=dict)
     exercises_of: dict[Key, dict[Key, int]] = field(default_factory=dict)  # m -> e (in force)
     linked_in_force: set[Key] = field(default_factory=set)
+    # Mechanism <-> theme (exm:inTheme), and per theme: claim or study -> how many of the
+    # groups above (by mechanism; by (exercise, mechanism) for those in force) hold it.
+    themes_of: dict[Key, set[Key]] = field(default_factory=dict)
+    mechanisms_of: dict[Key, set[Key]] = field(default_factory=dict)
+    theme_claims: dict[Key, dict[Key, int]] = field(default_factory=dict)
+    theme_studies: dict[Key, dict[Key, int]] = field(default_factory=dict)
+    theme_in_force: dict[Key, dict[Key, int]] = field(default_factory=dict)
+    theme_in_force_studies: dict[Key, dict[Key, int]] = field(default_factory=dict)
     # What changed since the caches below were filled.
-    dirty_mechanisms: set[Key] = field(default_factory=set)
     dirty_groups: set[tuple[Key, Key]] = field(default_factory=set)
     dims_dirty: bool = True
     _group: dict[tuple[Key, Key], tuple[int, int, Key, int, int]] = field(default_factory=dict)
-    _theme_all: dict[Key, tuple[int, int, int]] = field(default_factory=dict)
-    _theme_in_force: dict[Key, tuple[list[Key], int]] = field(default_factory=dict)
-    _mechanisms: dict[Key, set[Key]] = field(default_factory=dict)  # theme -> mechanisms
+    # Theme -> IRIs (text, no brackets) of its claims in force, sorted; kept once listed.
+    _theme_sorted: dict[Key, list[str]] = field(default_factory=dict)
     # Sorted rows of the questions grouped by (exercise, mechanism), and the groups to redo
     # (None: all of them).
     _entries: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
     _of_group: dict[str, dict[tuple[Key, Key], list[tuple[Any, ...]]]] = field(default_factory=dict)
     _pending: dict[str, set[tuple[Key, Key]] | None] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        for m, themes in self.dims.get("inTheme", {}).items():
+            for t in themes:
+                self._join(m, t)
+
     def _count(self, claim: Key, f: Facts, step: int) -> None:
         for m in {m for _, m, _ in f.rows}:
-            _bump(self.by_mechanism, m, claim, step)
-            self.dirty_mechanisms.add(m)
+            if _bump(self.by_mechanism, m, claim, step):
+                for t in self.themes_of.get(m, ()):
+                    _bump(self.theme_claims, t, claim, step)
         for m, s in {(m, s) for _, m, s in f.rows}:
-            _bump(self.studies_by_mechanism, m, s, step)
+            if _bump(self.studies_by_mechanism, m, s, step):
+                for t in self.themes_of.get(m, ()):
+                    _bump(self.theme_studies, t, s, step)
         if not f.in_force:
             return
         (self.linked_in_force.add if step > 0 else self.linked_in_force.discard)(claim)
@@ -436,8 +457,38 @@ class State:
             _bump(self.in_force, (e, m), claim, step)
             _bump(self.exercises_of, m, e, step)
             self.dirty_groups.add((e, m))
+            for t in self.themes_of.get(m, ()):
+                self._theme_claim(t, claim, step)
         for e, m, s in f.rows:
-            _bump(self.in_force_studies, (e, m), s, step)
+            if _bump(self.in_force_studies, (e, m), s, step):
+                for t in self.themes_of.get(m, ()):
+                    _bump(self.theme_in_force_studies, t, s, step)
+
+    def _theme_claim(self, t: Key, claim: Key, step: int) -> None:
+        """Count a claim in force in or out of theme ``t``, keeping the theme's list sorted."""
+        change = _bump(self.theme_in_force, t, claim, step)
+        listed = self._theme_sorted.get(t)
+        if change and listed is not None:
+            iri = claim[1:-1]  # IRIs sort by their text
+            if change > 0:
+                bisect.insort(listed, iri)
+            else:
+                del listed[bisect.bisect_left(listed, iri)]
+
+    def _join(self, m: Key, t: Key) -> None:
+        """Mechanism ``m`` enters theme ``t``: its claims and studies count there too."""
+        self.themes_of.setdefault(m, set()).add(t)
+        self.mechanisms_of.setdefault(t, set()).add(m)
+        self._theme_sorted.pop(t, None)  # sorted again when next listed
+        for claim in self.by_mechanism.get(m, ()):
+            _bump(self.theme_claims, t, claim, 1)
+        for study in self.studies_by_mechanism.get(m, ()):
+            _bump(self.theme_studies, t, study, 1)
+        for e in self.exercises_of.get(m, ()):
+            for claim in self.in_force[(e, m)]:
+                _bump(self.theme_in_force, t, claim, 1)
+            for study in self.in_force_studies.get((e, m), ()):
+                _bump(self.theme_in_force_studies, t, study, 1)
 
     def set_facts(self, claim: Key, new: Facts | None) -> None:
         old = self.facts.pop(claim, None)
@@ -453,8 +504,15 @@ class State:
 
     def mirror(self, s: Key, p: Key, o: Key, g: Key | None) -> None:
         name = "type" if p == TYPE else _DIMENSION_OF[p]
-        self.dims.setdefault(name, {}).setdefault(s, {}).setdefault(o, set()).add(g or "")
-        self.dims_dirty = True
+        objects = self.dims.setdefault(name, {}).setdefault(s, {})
+        graphs = objects.get(o)
+        if graphs is None:
+            graphs = objects[o] = set()
+            if name == "inTheme":
+                self._join(s, o)
+        if (g or "") not in graphs:  # the store only grows: a quad seen again changes nothing
+            graphs.add(g or "")
+            self.dims_dirty = True
 
     def dim(self, name: str, subject: Key) -> dict[Key, set[str]]:
         return self.dims.get(name, {}).get(subject, {})
@@ -466,12 +524,6 @@ class State:
         """Drop the cached parts that read what changed since they were filled."""
         if self.dims_dirty:
             self._group.clear()
-            self._theme_all.clear()
-            self._theme_in_force.clear()
-            self._mechanisms = {}
-            for m, targets in self.dims.get("inTheme", {}).items():
-                for t in targets:
-                    self._mechanisms.setdefault(t, set()).add(m)
             self._pending.clear()
         else:
             for pending in self._pending.values():
@@ -479,25 +531,17 @@ class State:
                     pending.update(self.dirty_groups)
             for group in self.dirty_groups:
                 self._group.pop(group, None)
-            for m in self.dirty_mechanisms | {m for _, m in self.dirty_groups}:
-                for t in self.dim("inTheme", m):
-                    self._theme_all.pop(t, None)
-                    self._theme_in_force.pop(t, None)
         self.dims_dirty = False
         self.dirty_groups.clear()
-        self.dirty_mechanisms.clear()
 
     # Rendering: one function per question, the query's joins over the counts.
 
     def claims_per_theme(self) -> Ordered:
         rows: list[Row] = []
         for t in self.typed(THEME):
-            counts = self._theme_all.get(t)
-            if counts is None:
-                found = [m for m in self._mechanisms.get(t, ()) if m in self.by_mechanism]
-                claims = set().union(*(self.by_mechanism[m] for m in found))
-                studies = set().union(*(self.studies_by_mechanism[m] for m in found))
-                counts = self._theme_all[t] = (len(claims), len(found), len(studies))
+            mechanisms = sum(1 for m in self.mechanisms_of.get(t, ()) if m in self.by_mechanism)
+            claims = len(self.theme_claims.get(t, ()))
+            counts = (claims, mechanisms, len(self.theme_studies.get(t, ())))
             rows.extend((t, label, *counts) for label in self.dim("label", t))
         columns = ("theme", "label", "claims", "mechanisms", "studies")
         return order(columns, rows, ("-claims", "label"))
@@ -578,20 +622,15 @@ class State:
     def claims_by_evidence(self) -> Ordered:
         return self._kept("claims-by-evidence")
 
-    def _in_force_of_theme(self, t: Key) -> tuple[list[Key], int]:
+    def _in_force_of_theme(self, t: Key) -> tuple[list[str], int]:
         """IRIs of the claims in force of theme ``t``, sorted as ORDER BY sorts IRIs (by their
-        text), and how many studies they rest on."""
-        found = self._theme_in_force.get(t)
-        if found is None:
-            claims: set[Key] = set()
-            studies: set[Key] = set()
-            for m in self._mechanisms.get(t, ()):
-                for e in self.exercises_of.get(m, ()):
-                    claims.update(self.in_force[(e, m)])
-                    studies.update(self.in_force_studies.get((e, m), ()))
-            ordered = sorted([c[1:-1] for c in claims])  # IRIs sort by their text
-            found = self._theme_in_force[t] = (ordered, len(studies))
-        return found
+        text; sorted once, then kept by ``_theme_claim``), and how many studies they rest on."""
+        listed = self._theme_sorted.get(t)
+        if listed is None:
+            listed = sorted([c[1:-1] for c in self.theme_in_force.get(t, ())])
+            if t in self.mechanisms_of:  # kept only for themes a claim can enter
+                self._theme_sorted[t] = listed
+        return listed, len(self.theme_in_force_studies.get(t, ()))
 
     def theme_frequencies(self) -> Ordered:
         themes = self.typed(THEME)
@@ -608,7 +647,7 @@ class State:
                 for mentions in self.dim("mentionCount", f)
                 for share in self.dim("reportedPercentage", f)
             ] or [(None, None)]
-            claims_of[t] = list(claims) or [None]
+            claims_of[t] = claims or [None]  # read before the next write changes it
             for label in self.dim("label", t):
                 heads.update(
                     (t, label, len(claims), studies, percent, m, share) for m, share in reported
@@ -816,36 +855,121 @@ class Aggregates:
     def dumps(self) -> bytes:
         """A checkpoint: the facts and mirrored relations, their tag, and a checksum."""
         with self._lock:
-            body = pickle.dumps(
-                (
-                    FORMAT_VERSION,
-                    self.generation,
-                    self.records,
-                    self.dataset_hash,
-                    self.unsupported,
-                    self.state.facts,
-                    self.state.dims,
-                ),
-                protocol=pickle.HIGHEST_PROTOCOL,
-            )
-        return hashlib.sha256(body).hexdigest().encode() + b"\n" + body
+            body = checkpoint_body(self)
+        return _header(body) + b"\n" + body
 
     @classmethod
     def loads(cls, data: bytes) -> Aggregates:
-        """A checkpoint back; raises ValueError when it is damaged or of another version."""
-        digest, _, body = data.partition(b"\n")
-        if hashlib.sha256(body).hexdigest().encode() != digest:
-            raise ValueError("aggregate checkpoint damaged (checksum differs)")
-        fields = pickle.loads(body)
-        if fields[0] != FORMAT_VERSION:
-            raise ValueError(f"aggregate checkpoint of format {fields[0]}, not {FORMAT_VERSION}")
-        state = State(dims=fields[6])
-        for claim, f in fields[5].items():
-            state.set_facts(claim, f)
-        aggregates = cls(state)
-        aggregates.generation, aggregates.records, aggregates.dataset_hash = fields[1:4]
-        aggregates.unsupported = fields[4]
-        return aggregates
+        """A checkpoint back; raises ValueError when it is damaged, of another version or
+        not a checkpoint at all. Reading it is parsing JSON: nothing in it can run code."""
+        head, _, body = data.partition(b"\n")
+        if head != _header(body):
+            version = head.split(b" ")[1:2] if head.startswith(MAGIC + b" ") else None
+            if version and version[0] != str(FORMAT_VERSION).encode():
+                raise ValueError(
+                    f"aggregate checkpoint of format {version[0]!r}, not {FORMAT_VERSION}"
+                )
+            raise ValueError("aggregate checkpoint damaged or not one (header or checksum differs)")
+        try:
+            return from_checkpoint(cls, orjson.loads(body))
+        except (orjson.JSONDecodeError, TypeError, KeyError, IndexError, AttributeError) as exc:
+            raise ValueError(f"aggregate checkpoint malformed: {exc!r}") from exc
+
+
+def _header(body: bytes) -> bytes:
+    """A checkpoint's first line: what it is, its format, the SHA-256 of the rest."""
+    return b"%s %d %s" % (MAGIC, FORMAT_VERSION, hashlib.sha256(body).hexdigest().encode())
+
+
+def checkpoint_body(aggregates: Aggregates) -> bytes:
+    """The state as JSON: every term once in ``terms``, referred to by its position."""
+    terms: dict[str, int] = {}
+
+    def t(key: str) -> int:
+        n = terms.get(key)
+        if n is None:
+            n = terms[key] = len(terms)
+        return n
+
+    state = aggregates.state
+    facts = [
+        [
+            t(claim),
+            int(f.typed),
+            int(f.current),
+            [t(k) for pair in sorted(f.links) for k in pair],
+            [t(k) for row in sorted(f.rows) for k in row],
+        ]
+        for claim, f in state.facts.items()
+    ]
+    dims = {
+        name: [
+            [t(s), t(o), sorted(t(g) for g in graphs)]
+            for s, objects in relation.items()
+            for o, graphs in objects.items()
+        ]
+        for name, relation in state.dims.items()
+    }
+    return orjson.dumps(
+        {
+            "generation": aggregates.generation,
+            "records": aggregates.records,
+            "dataset_hash": aggregates.dataset_hash,
+            "unsupported": aggregates.unsupported,
+            "terms": list(terms),
+            "facts": facts,
+            "dims": dims,
+        }
+    )
+
+
+def from_checkpoint(cls: type[Aggregates], doc: dict[str, Any]) -> Aggregates:
+    """``checkpoint_body`` read back, every field checked for its type (ValueError if not)."""
+    terms = doc["terms"]
+    if not isinstance(terms, list) or not all(isinstance(k, str) for k in terms):
+        raise ValueError("aggregate checkpoint: terms are not strings")
+
+    def keys(refs: Any, width: int) -> list[tuple[Key, ...]]:
+        if not isinstance(refs, list) or len(refs) % width:
+            raise ValueError("aggregate checkpoint: a tuple of the wrong length")
+        found = [intern(terms[_index(r, len(terms))]) for r in refs]
+        return [tuple(found[i : i + width]) for i in range(0, len(found), width)]
+
+    dims: dict[str, dict[Key, dict[Key, set[str]]]] = {}
+    for name, entries in doc["dims"].items():
+        if name not in ("type", *DIMENSIONS):
+            raise ValueError(f"aggregate checkpoint: unknown relation {name!r}")
+        relation = dims[name] = {}
+        for s, o, graphs in entries:
+            objects = relation.setdefault(terms[_index(s, len(terms))], {})
+            objects[terms[_index(o, len(terms))]] = {k for (k,) in keys(graphs, 1)}
+    state = State(dims=dims)
+    for claim, typed, current, links, rows in doc["facts"]:
+        f = Facts(
+            _flag(typed),
+            _flag(current),
+            frozenset((e, m) for e, m in keys(links, 2)),
+            frozenset((e, m, s) for e, m, s in keys(rows, 3)),
+        )
+        state.set_facts(terms[_index(claim, len(terms))], f)
+    aggregates = cls(state)
+    tag = (doc["generation"], doc["records"], doc["dataset_hash"], doc["unsupported"])
+    if not (all(isinstance(v, str) for v in tag[::2] + tag[3:]) and type(tag[1]) is int):
+        raise ValueError("aggregate checkpoint: a malformed tag")
+    aggregates.generation, aggregates.records, aggregates.dataset_hash, aggregates.unsupported = tag
+    return aggregates
+
+
+def _flag(value: Any) -> bool:
+    if type(value) is not int or value not in (0, 1):
+        raise ValueError(f"aggregate checkpoint: {value!r} is not a flag")
+    return value == 1
+
+
+def _index(ref: Any, size: int) -> int:
+    if type(ref) is not int or not 0 <= ref < size:
+        raise ValueError(f"aggregate checkpoint: {ref!r} names no term")
+    return ref
 
 
 @lru_cache(maxsize=1)
