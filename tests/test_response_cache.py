@@ -4,13 +4,18 @@ on a live server, hits are answered on waitress's loop thread with the app's own
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import socket
+import struct
 import threading
+import time
 import uuid
 from collections.abc import Iterator
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -277,18 +282,26 @@ def raw_post(query: str) -> bytes:
     ).encode() + body
 
 
-def read_responses(sock: socket.socket, count: int) -> list[tuple[str, bytes]]:
-    """``count`` responses (their Exmech-Cache and body) read off one connection."""
-    data, out = b"", []
+def read_responses(
+    sock: socket.socket, count: int, data: bytes = b"", chunk: int = 65536
+) -> list[tuple[str, bytes]]:
+    """``count`` responses (their Exmech-Cache and body) read off one connection, ``chunk``
+    bytes a read, after ``data`` already read."""
+    out: list[tuple[str, bytes]] = []
     while len(out) < count:
         while b"\r\n\r\n" not in data:
-            data += sock.recv(65536) or b"x" * 0 or _closed()
+            data += sock.recv(chunk) or _closed()
         head, data = data.split(b"\r\n\r\n", 1)
         fields = dict(line.split(b": ", 1) for line in head.split(b"\r\n")[1:] if b": " in line)
         fields = {k.lower(): v for k, v in fields.items()}
         length = int(fields[b"content-length"])
-        while len(data) < length:
-            data += sock.recv(65536) or _closed()
+        parts = [data]
+        received = len(data)
+        while received < length:
+            part = sock.recv(chunk) or _closed()
+            parts.append(part)
+            received += len(part)
+        data = b"".join(parts)
         out.append((fields[b"exmech-cache"].decode(), data[:length]))
         data = data[length:]
     return out
@@ -341,3 +354,291 @@ def _send_quietly(sock: socket.socket, data: bytes) -> None:
         sock.sendall(data)
     except OSError:
         pass
+
+
+# --- the loop thread's direct send: partial sends, slow readers, framing --------------------
+
+
+def port_of(server: LiveServer) -> int:
+    return int(server.url.rsplit(":", 1)[1])
+
+
+def stored(server: LiveServer, text: str) -> bytes:
+    """The answer to ``text``, asked until it is a hit."""
+    answer = post(server, text).content
+    assert post(server, text).headers["exmech-cache"] == "hit"
+    return answer
+
+
+def kernel_buffers() -> int:
+    """The most a loopback connection's two socket buffers can hold (send + receive)."""
+    wmem = int(Path("/proc/sys/net/ipv4/tcp_wmem").read_text().split()[2])
+    rmem = int(Path("/proc/sys/net/ipv4/tcp_rmem").read_text().split()[2])
+    return wmem + rmem
+
+
+def slow_reader(server: LiveServer) -> socket.socket:
+    """A connection with a tiny receive window (set before connecting)."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(30)
+    sock.connect(("127.0.0.1", port_of(server)))
+    return sock
+
+
+@pytest.fixture(scope="module")
+def big(server: LiveServer) -> tuple[str, bytes]:
+    text = fresh("SELECT ?s ?p ?o WHERE { ?s ?p ?o } LIMIT 5000")
+    answer = stored(server, text)
+    assert len(answer) > 500_000
+    return text, answer
+
+
+def test_pipelined_hits_beyond_the_socket_buffers_reach_a_slow_reader_whole(
+    server: LiveServer, big: tuple[str, bytes]
+) -> None:
+    """More stored bytes than the kernel can hold for one connection, to a client that reads
+    nothing at first, then 4 kB at a time: the loop sends what the socket takes, keeps the
+    rest, answers others meanwhile, and every byte arrives in order."""
+    text, answer = big
+    count = kernel_buffers() // len(answer) + 3
+    with slow_reader(server) as sock:
+        sock.sendall(raw_post(text) * count)
+        for _ in range(2):  # the loop is not waiting for that client
+            assert post(server, text, timeout=10).content == answer
+        answers = read_responses(sock, count, chunk=4096)
+    assert answers == [("hit", answer)] * count
+
+
+def test_a_large_hit_pipelined_with_a_miss_keeps_its_place(
+    server: LiveServer, big: tuple[str, bytes]
+) -> None:
+    text, answer = big
+    small = fresh('SELECT ?n WHERE { BIND("small" AS ?n) }')
+    small_answer = stored(server, small)
+    miss = fresh('SELECT ?n WHERE { BIND("miss" AS ?n) }')
+    with slow_reader(server) as sock:
+        sock.sendall(raw_post(text) + raw_post(miss) + raw_post(text) + raw_post(small))
+        answers = read_responses(sock, 4, chunk=4096)
+    assert [cache for cache, _ in answers] == ["hit", "miss", "hit", "hit"]
+    assert answers[0][1] == answers[2][1] == answer and answers[3][1] == small_answer
+    assert b'"value":"miss"' in answers[1][1]
+
+
+def test_a_client_that_resets_in_the_middle_of_a_hit_harms_no_one(
+    server: LiveServer, big: tuple[str, bytes]
+) -> None:
+    text, answer = big
+    for _ in range(3):
+        sock = slow_reader(server)
+        sock.sendall(raw_post(text) * 4)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()  # RST, with answers half sent
+    assert post(server, text, timeout=10).content == answer
+
+
+def answer_of(sock: socket.socket) -> tuple[bytes, bytes]:
+    """The head and body of one answer read off ``sock``."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536) or _closed()
+    head, body = data.split(b"\r\n\r\n", 1)
+    found = re.search(rb"\r\ncontent-length: (\d+)", head, re.IGNORECASE)
+    assert found is not None, head
+    while len(body) < int(found.group(1)):
+        body += sock.recv(65536) or _closed()
+    return head, body
+
+
+@pytest.mark.parametrize(
+    ("version", "connection", "closes", "says"),
+    [
+        ("1.1", "", False, None),
+        ("1.1", "close", True, b"close"),
+        ("1.0", "", True, b"close"),
+        ("1.0", "keep-alive", False, b"Keep-Alive"),
+    ],
+)
+def test_a_hit_keeps_or_closes_the_connection_as_http_says(
+    server: LiveServer, version: str, connection: str, closes: bool, says: bytes | None
+) -> None:
+    text = fresh('SELECT ?n WHERE { BIND("kept" AS ?n) }')
+    answer = stored(server, text)
+    request = raw_post(text).replace(b"HTTP/1.1", f"HTTP/{version}".encode(), 1)
+    if connection:
+        request = request.replace(b"\r\n", f"\r\nConnection: {connection}\r\n".encode(), 1)
+    for _ in range(2):  # the second one's head is the one kept from the first
+        with socket.create_connection(("127.0.0.1", port_of(server)), 30) as sock:
+            sock.sendall(request)
+            head, body = answer_of(sock)
+            assert head.startswith(f"HTTP/{version} 200".encode()), head
+            assert b"Exmech-Cache: hit" in head and body == answer
+            found = re.search(rb"\r\nConnection: ([^\r]*)", head)
+            assert (found.group(1) if found else None) == says
+            if closes:
+                assert sock.recv(1) == b"", "the server closed the connection after the answer"
+            else:
+                sock.sendall(request)
+                assert answer_of(sock)[1] == answer, "the connection stays open for the next"
+
+
+def test_head_and_get_of_a_stored_answer_keep_the_framing(server: LiveServer) -> None:
+    query = quote(fresh("SELECT ?s WHERE { ?s a ?type } LIMIT 2"))
+    target = f"/sparql?query={query}"
+    answer = httpx.get(server.url + target, headers={"Accept": JSON_TYPE}).content
+    get = f"GET {target} HTTP/1.1\r\nHost: test\r\nAccept: {JSON_TYPE}\r\n\r\n".encode()
+    with socket.create_connection(("127.0.0.1", port_of(server)), 30) as sock:
+        sock.sendall(get.replace(b"GET", b"HEAD", 1) + get)
+        data = b""
+        while data.count(b"\r\n\r\n") < 2:
+            data += sock.recv(65536) or _closed()
+        head, rest = data.split(b"\r\n\r\n", 1)
+        assert head.startswith(b"HTTP/1.1 200") and rest.startswith(b"HTTP/1.1 200")
+        assert read_responses(sock, 1, rest) == [("hit", answer)]
+
+
+def test_a_hits_date_is_the_time_it_was_sent(server: LiveServer) -> None:
+    text = fresh('SELECT ?n WHERE { BIND("dated" AS ?n) }')
+    stored(server, text)
+    second = int(time.time())
+    while int(time.time()) == second:  # the head built for that second is not reused after it
+        time.sleep(0.05)
+    hit = post(server, text)
+    assert hit.headers["exmech-cache"] == "hit"
+    assert parsedate_to_datetime(hit.headers["date"]).timestamp() > second
+
+
+# --- the same server in this process, its sockets' send buffers small ----------------------
+# On loopback the kernel takes a whole stored answer at once (socket buffers of megabytes);
+# over a network it often does not. Here the server's accepted sockets get a 4 kB send
+# buffer, so a large hit is partly sent by the loop and the rest kept for it.
+
+
+class BigEndpoint:
+    """A WSGI app answering like /sparql with a large body that names the query string
+    (a lost, doubled or misplaced byte shows)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        self.calls += 1
+        body = large(environ["QUERY_STRING"])
+        start_response(
+            "200 OK",
+            [
+                ("Content-Type", "application/octet-stream"),
+                ("Content-Length", str(len(body))),
+                ("Exmech-Cache", "miss"),
+                ("Exmech-Generation", "g"),
+            ],
+        )
+        return [body]
+
+
+def large(name: str) -> bytes:
+    return name.encode() + b":" + bytes(range(256)) * 4096  # 1 MB
+
+
+@pytest.fixture
+def loop(tmp_path: Path) -> Iterator[tuple[Any, BigEndpoint]]:
+    """exmech's waitress server on its own loop thread over ``BigEndpoint``."""
+    from exmech.server import create_server, listen
+    from exmech.settings import Settings
+    from waitress import wasyncore
+
+    endpoint = BigEndpoint()
+    cache = ResponseCache(endpoint, lambda: "g", entries=8, log=None, max_bytes=64 << 20)
+    server = create_server(
+        cache, Settings(state_dir=tmp_path), listen("127.0.0.1", 0), cache.lookup
+    )
+
+    def small_send_buffer(conn: socket.socket) -> None:
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+
+    server.set_socket_options = small_send_buffer
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield server, endpoint
+    server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+    thread.join(10)
+    server.task_dispatcher.shutdown()
+
+
+def get(server: Any, name: str, rcvbuf: int = 0) -> socket.socket:
+    """A connection that has sent ``GET /sparql?<name>`` (receive buffer ``rcvbuf`` if set)."""
+    sock = socket.socket()
+    if rcvbuf:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    sock.settimeout(30)
+    sock.connect(("127.0.0.1", int(server.effective_port)))
+    sock.sendall(get_request(name))
+    return sock
+
+
+def get_request(name: str) -> bytes:
+    return f"GET /sparql?{name} HTTP/1.1\r\nHost: test\r\n\r\n".encode()
+
+
+def kept_output(server: Any) -> int:
+    """The bytes the loop keeps to send on any connection, once it keeps some (else 0)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        kept = sum(c.total_outbufs_len for c in list(server.active_channels.values()))
+        if kept:
+            return kept
+        time.sleep(0.01)
+    return 0
+
+
+def test_a_hit_the_socket_cannot_take_at_once_reaches_a_slow_reader_whole(
+    loop: tuple[Any, BigEndpoint],
+) -> None:
+    server, endpoint = loop
+    with get(server, "q=one") as first:
+        assert read_responses(first, 1) == [("miss", large("q=one"))]
+    with get(server, "q=one", rcvbuf=4096) as slow:
+        assert 0 < kept_output(server) < len(large("q=one")), "the loop kept the rest"
+        with get(server, "q=one") as other:  # answered while the slow client reads nothing
+            assert read_responses(other, 1) == [("hit", large("q=one"))]
+        assert read_responses(slow, 1, chunk=4096) == [("hit", large("q=one"))]
+        slow.sendall(get_request("q=one"))  # the connection goes on
+        assert read_responses(slow, 1, chunk=4096) == [("hit", large("q=one"))]
+    assert endpoint.calls == 1
+
+
+def test_a_kept_hit_then_a_miss_and_hits_pipelined_come_back_in_order(
+    loop: tuple[Any, BigEndpoint],
+) -> None:
+    server, endpoint = loop
+    with get(server, "q=one") as first:
+        read_responses(first, 1)
+    names = ["q=one", "q=two", "q=one", "q=two"]
+    with get(server, "q=one", rcvbuf=4096) as slow:
+        slow.sendall(b"".join(get_request(name) for name in names[1:]))
+        answers = read_responses(slow, 4, chunk=4096)
+    assert answers == [
+        ("hit", large("q=one")),
+        ("miss", large("q=two")),
+        ("hit", large("q=one")),
+        ("hit", large("q=two")),
+    ]
+    assert endpoint.calls == 2
+
+
+def test_a_client_that_resets_with_a_hit_kept_is_closed_and_others_served(
+    loop: tuple[Any, BigEndpoint],
+) -> None:
+    server, _ = loop
+    with get(server, "q=one") as first:
+        read_responses(first, 1)
+    slow = get(server, "q=one", rcvbuf=4096)
+    assert kept_output(server)
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    slow.close()  # RST with the answer half sent
+    with get(server, "q=one") as other:
+        assert read_responses(other, 1) == [("hit", large("q=one"))]
+    deadline = time.monotonic() + 10
+    while len(server.active_channels) > 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not server.active_channels, "the reset connection was closed"

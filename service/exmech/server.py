@@ -17,7 +17,10 @@ waitress this module adds what it lacks (``Gate``):
 A request the app can answer from stored bytes (``Replayer``, the /sparql response cache) is
 answered on the event-loop thread as soon as it is read, without the hand-off to a request
 thread; every other request goes to the threads as before. The stored answer is found
-once, when the request is read, so the loop thread never runs a query.
+once, when the request is read, so the loop thread never runs a query. Its head and bytes go
+straight to the socket in one non-blocking ``sendmsg`` (no copy into waitress's output
+buffer); what the socket does not take at once is left, still uncopied, to waitress's
+output buffers, which the loop sends as the client reads (``_Channel.send_now``).
 
 Nothing here forks: the embedded store's primary (RocksDB) is opened in this process, and
 query workers are started with ``spawn`` (a fresh interpreter), so no process ever inherits
@@ -30,6 +33,7 @@ import errno
 import logging
 import signal
 import socket
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -38,7 +42,8 @@ from types import FrameType
 from typing import Any
 
 from waitress.adjustments import Adjustments
-from waitress.channel import HTTPChannel
+from waitress.buffers import OverflowableBuffer
+from waitress.channel import ClientDisconnected, HTTPChannel
 from waitress.parser import HTTPRequestParser
 from waitress.server import TcpWSGIServer
 from waitress.task import ThreadedTaskDispatcher, WSGITask
@@ -50,6 +55,7 @@ from waitress.utilities import (
 )
 
 from exmech.settings import Settings
+from exmech.store.cache import LRU
 
 log = logging.getLogger("exmech.server")
 
@@ -57,6 +63,7 @@ MAX_REQUEST_LINE = 8190  # bytes; longer GET queries are sent with POST
 MAX_HEADER_FIELD = 8190  # bytes of one "Name: value" line
 MAX_HEADER_FIELDS = 100
 MAX_HEADER_BYTES = 64 * 1024  # request line and all headers together
+HEADS = 256  # response heads of stored answers kept built (_Task.head), about 1 kB each
 CANNOT_LISTEN_EXIT = 3  # `exmech serve` exits with this when it cannot bind its address
 # environ -> the stored answer (status, headers, body) for this request, or None; it also
 # leaves the answer in the environ, so that the app sends that answer whichever thread runs it.
@@ -134,9 +141,16 @@ class _Parser(HTTPRequestParser):
 
 
 class _Task(WSGITask):
-    """A WSGI task that reuses the environ built when its request was read."""
+    """A WSGI task that reuses the environ built when its request was read, and sends a
+    stored answer (run on the loop thread) straight to the socket."""
 
-    environ: dict[str, Any] | None  # waitress's own attribute, typed here
+    environ: dict[str, Any] | None  # waitress's own attributes, typed here
+    channel: _Channel
+    content_length: int | None
+    wrote_header: bool
+    has_body: bool
+    close_on_finish: bool
+    start_time: float
 
     def get_environment(self) -> dict[str, Any]:
         built = getattr(self.request, "exmech_environ", None)
@@ -144,6 +158,71 @@ class _Task(WSGITask):
             self.environ = built
         environ: dict[str, Any] = super().get_environment()
         return environ
+
+    def write(self, data: bytes) -> None:
+        """waitress's write, except for a stored answer written whole in one piece on the
+        loop thread (``_Server._replayable`` marked its request): its head, built by
+        waitress as for any answer, and its bytes go to ``send_now`` together."""
+        if (
+            getattr(self.request, "exmech_replay", False)
+            and not self.wrote_header
+            and self.has_body
+            and self.content_length == len(data)
+        ):
+            self.channel.send_now(self.head(), data)
+            self.wrote_header = True
+            self.content_bytes_written = len(data)
+            return
+        super().write(data)
+
+    def head(self) -> bytes:
+        """waitress's status line and headers for this answer, built once a second for the
+        same status, app headers, HTTP version and Connection header (what they depend
+        on, with the Date), and kept in the server's ``heads``."""
+        connection = self.request.headers.get("CONNECTION", "")
+        key = (self.status, tuple(self.response_headers), self.version, connection)
+        heads: LRU[_Head] = self.channel.server.heads
+        second = int(self.start_time)
+        kept = heads.get(key)
+        if kept is None or kept.second != second:
+            kept = _Head(second, self.build_response_header(), self.close_on_finish)
+            heads.put(key, kept)
+        self.close_on_finish = kept.close
+        return kept.head
+
+
+@dataclass(frozen=True)
+class _Head:
+    """A response head as waitress built it, the second of its Date, and whether waitress
+    closes the connection after it (HTTP/1.0 without keep-alive, Connection: close)."""
+
+    second: int
+    head: bytes
+    close: bool
+
+
+class _View:
+    """Bytes in memory as one of waitress's output buffers (the interface its channel's
+    ``_flush_some`` uses: ``__len__``, ``get``, ``skip``, ``close``), sent without a copy:
+    the part of a stored answer the socket did not take at once."""
+
+    def __init__(self, data: memoryview) -> None:
+        self.view = data
+
+    def __len__(self) -> int:
+        return len(self.view)
+
+    def get(self, numbytes: int = -1, skip: bool = False) -> memoryview:
+        chunk = self.view if numbytes < 0 else self.view[:numbytes]
+        if skip:
+            self.view = self.view[len(chunk) :]
+        return chunk
+
+    def skip(self, numbytes: int, allow_prune: bool = False) -> None:
+        self.view = self.view[numbytes:]
+
+    def close(self) -> None:
+        self.view = memoryview(b"")
 
 
 class _Channel(HTTPChannel):
@@ -153,21 +232,28 @@ class _Channel(HTTPChannel):
     parser_class = _Parser
     task_class = _Task
     request: _Parser | None  # waitress's own attributes, typed here (waitress has no types)
+    outbufs: list[Any]
+    outbuf_lock: threading.Condition
+    total_outbufs_len: int
+    current_outbuf_count: int
+    last_activity: float
+    will_close: bool
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.pending: object | None = None  # the parser of the request being read
         self.begun = 0.0
         self.headers_at: float | None = None
-        self.reading = False  # in received(): add_task may leave a stored answer to us
+        # The thread in received() (the loop's): add_task may leave a stored answer to it.
+        self.reader: int | None = None
         self.replay_due = False  # requests[0] has a stored answer to send on this thread
         super().__init__(*args, **kwargs)
 
     def received(self, data: bytes) -> bool:
-        self.reading = True
+        self.reader = threading.get_ident()
         try:
             result: bool = super().received(data)
         finally:
-            self.reading = False
+            self.reader = None
         while self.replay_due:  # outside requests_lock, which service() takes
             self.replay_due = False
             self.service()  # the next request, if any, goes to the threads
@@ -179,6 +265,33 @@ class _Channel(HTTPChannel):
         if request is not None and request.headers_finished and self.headers_at is None:
             self.headers_at = now
         return result
+
+    def send_now(self, head: bytes, body: bytes) -> None:
+        """Send a stored answer from the loop thread: with nothing queued before it, head
+        and body in one non-blocking ``sendmsg`` (nothing copied); the rest, or all of it
+        behind queued output, appended to the output buffers as views of the same bytes.
+        Never waits: the loop sends the rest when the client reads (``handle_write``)."""
+        if not self.connected:
+            raise ClientDisconnected
+        with self.outbuf_lock:
+            sent = 0
+            if not self.total_outbufs_len:
+                try:
+                    sent = self.socket.sendmsg([head, body])
+                except BlockingIOError:
+                    pass
+                except OSError as exc:  # reset, broken pipe: waitress closes the channel
+                    self.will_close = True
+                    raise ClientDisconnected from exc
+                if sent:
+                    self.last_activity = time.time()
+            rest = [memoryview(head)[sent:], memoryview(body)[max(0, sent - len(head)) :]]
+            unsent = [_View(part) for part in rest if len(part)]
+            if unsent:
+                # outbufs[-1] stays a writable buffer of waitress's own (its invariant)
+                self.outbufs.extend([*unsent, OverflowableBuffer(self.adj.outbuf_overflow)])
+                self.total_outbufs_len += sum(len(part) for part in unsent)
+                self.current_outbuf_count = 0
 
     def overdue(self, gate: Gate, now: float) -> str | None:
         """Why the request being read is late, or None."""
@@ -222,12 +335,30 @@ class _Server(TcpWSGIServer):
     ) -> None:
         self.gate = gate
         self.replayer = replayer
+        self.loop: int | None = None  # the thread running the event loop, once run() runs
+        self.heads = LRU[_Head](HEADS, HEADS * 4096, lambda kept: len(kept.head))
         super().__init__(*args, **kwargs)
+
+    def run(self) -> None:
+        self.loop = threading.get_ident()
+        super().run()
+
+    def pull_trigger(self) -> None:
+        """Wake the loop from another thread; the loop itself needs no waking (it polls
+        again, with the channels' current wishes, when its handler returns)."""
+        if threading.get_ident() != self.loop:
+            super().pull_trigger()
 
     def add_task(self, channel: _Channel) -> None:
         """Hand the channel's request to a thread, unless it has a stored answer: then
-        mark it for the loop thread (``_Channel.received``), which sends it at once."""
-        if self.replayer is not None and channel.reading and self._replayable(channel):
+        mark it for the loop thread (``_Channel.received``), which sends it at once.
+        Only the loop thread, reading this channel, may take that way: a request thread
+        that finished the previous request hands the next one on to a thread."""
+        if (
+            self.replayer is not None
+            and channel.reader == threading.get_ident()
+            and self._replayable(channel)
+        ):
             channel.replay_due = True
             return
         super().add_task(channel)
@@ -247,7 +378,8 @@ class _Server(TcpWSGIServer):
         request.exmech_environ = environ  # reused by the task, whichever thread runs it
         found = self.replayer(environ)
         room = self.adj.outbuf_high_watermark // 2 - channel.total_outbufs_len
-        return found is not None and len(found[2]) + 65536 <= room
+        request.exmech_replay = found is not None and len(found[2]) + 65536 <= room
+        return bool(request.exmech_replay)
 
     def handle_accept(self) -> None:
         if not self.gate.per_client:
