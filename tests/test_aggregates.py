@@ -11,6 +11,7 @@ typed as such, corrections whose pubinfo is elsewhere, ...).
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import pickle
 import random
@@ -31,6 +32,7 @@ from exmech.ordering import safe_order
 from exmech.provenance import rows_of
 from exmech.settings import Settings
 from exmech.store import Answer, Query
+from exmech.store import aggregates as aggregates_module
 from exmech.store.aggregates import QUESTIONS, Aggregates, Facts, Table
 from exmech.store.embedded import EmbeddedStore
 from exmech.store.results import parse
@@ -288,7 +290,7 @@ def test_a_well_hashed_but_malformed_checkpoint_is_refused(change: Any) -> None:
     aggregates = Aggregates()
     aggregates.state.set_facts(
         "<http://t/c>",
-        Facts(True, True, frozenset({("<http://t/e>", "<http://t/m>")}), frozenset()),
+        Facts(True, True, (("<http://t/e>", "<http://t/m>"),), ()),
     )
     good = aggregates.dumps()
     doc = orjson.loads(good.partition(b"\n")[2])
@@ -297,6 +299,35 @@ def test_a_well_hashed_but_malformed_checkpoint_is_refused(change: Any) -> None:
     crafted = b"exmech-aggregates 2 " + hashlib.sha256(body).hexdigest().encode() + b"\n" + body
     with pytest.raises(ValueError, match="aggregate checkpoint"):
         Aggregates.loads(crafted)
+
+
+def test_a_large_state_is_frozen_out_of_the_collector_and_still_answers(
+    tmp_path: Path, built_state: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From FREEZE_FACTS claims on, the loaded state goes to gc's permanent generation (its
+    full collections took seconds at 10M quads); writes after that are still folded in."""
+    monkeypatch.setattr(aggregates_module, "FREEZE_FACTS", 0)
+    state = tmp_path / "state"
+    shutil.copytree(built_state, state)
+    frozen = gc.get_freeze_count()
+    store = open_store(state)
+    try:
+        kept(store)
+        assert gc.get_freeze_count() > frozen
+        g = f"{ID}graph/frozen"
+        store.add(
+            (
+                f"<{ID}claim/frozen> <{vocab.NP}hasAssertion> <{g}-a> <{g}-head> .\n"
+                f"<{ID}claim/frozen> <{vocab.NP}hasProvenance> <{g}-p> <{g}-head> .\n"
+                f"<{ID}claim/frozen> <{vocab.RDF}type> <{EXM}Claim> <{g}-head> .\n"
+                f"<{ID}exercise/yoga> <{EXM}proposedMechanism> <{ID}mechanism/sleep> <{g}-a> .\n"
+                f"<{g}-a> <{vocab.PROV}wasDerivedFrom> <{ID}study/wun-2021> <{g}-p> .\n"
+            ).encode()
+        )
+        check_store(store)
+    finally:
+        store.close()
+        gc.unfreeze()
 
 
 def test_never_an_answer_of_another_generation_or_dataset(app: Flask) -> None:
