@@ -19,6 +19,7 @@ Writes go to the state directory given, so run it on a copy you can throw away.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import statistics
 import time
@@ -29,7 +30,7 @@ from exmech import queries, vocab
 from exmech.nanopub import claim_slug
 from exmech.querytext import analyse, with_row_cap
 from exmech.settings import Settings
-from exmech.store import Query
+from exmech.store import Query, embedded
 from exmech.store.aggregates import QUESTIONS
 from exmech.store.embedded import EmbeddedStore
 
@@ -81,9 +82,50 @@ def nanopub(
     )
 
 
+class Phases:
+    """Where a write's time goes: the snapshot publish, the kept counts, Python's cyclic
+    garbage collector (its pauses, by generation), and the rest (journal, engine write)."""
+
+    def __init__(self, store: EmbeddedStore) -> None:
+        self.times: dict[str, float] = {}
+        publish = embedded.publish_snapshot
+        keeper = store._keeper
+        assert keeper is not None
+        folded = keeper.published
+
+        def timed(name: str, call: Any) -> Any:
+            def run(*args: Any) -> Any:
+                started = time.perf_counter()
+                try:
+                    return call(*args)
+                finally:
+                    self.add(name, started)
+
+            return run
+
+        embedded.publish_snapshot = timed("publish_ms", publish)  # type: ignore[assignment]
+        keeper.published = timed("counts_ms", folded)  # type: ignore[method-assign]
+        self._gc_started = 0.0
+        gc.callbacks.append(self._gc)
+
+    def add(self, name: str, started: float) -> None:
+        self.times[name] = self.times.get(name, 0.0) + (time.perf_counter() - started) * 1000
+
+    def _gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        else:
+            self.add(f"gc{info['generation']}_ms", self._gc_started)
+
+    def take(self) -> dict[str, float]:
+        out, self.times = {k: round(v, 1) for k, v in sorted(self.times.items())}, {}
+        return out
+
+
 def writes(store: EmbeddedStore, count: int) -> list[dict[str, Any]]:
     """``count`` rounds of: a new claim, a correction of it, a retraction of the correction."""
     rows = []
+    phases = Phases(store)
     study = "synthetic-2001-000001"
     for i in range(count):
         claim, text = nanopub(3 * i, study)
@@ -99,10 +141,12 @@ def writes(store: EmbeddedStore, count: int) -> list[dict[str, Any]]:
         )
         for kind, payload in (("claim", text), ("correction", correction), ("retraction", retract)):
             started = time.perf_counter()
+            phases.take()
             store.add(payload.encode())
-            row: dict[str, Any] = {"write": kind, "add_ms": ms(started)}
+            row: dict[str, Any] = {"write": kind, "add_ms": ms(started), **phases.take()}
             for name in QUESTIONS:
                 row[name] = ask(store, name)[0]
+            row["gc_while_answering"] = phases.take()
             rows.append(row)
             print(row, flush=True)
     return rows
