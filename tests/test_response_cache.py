@@ -508,6 +508,27 @@ def test_a_hits_date_is_the_time_it_was_sent(server: LiveServer) -> None:
     assert parsedate_to_datetime(hit.headers["date"]).timestamp() > second
 
 
+LOG_LINE = re.compile(
+    r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} exmech\.requests POST /sparql 200 \d+\.\dms$",
+    re.MULTILINE,
+)
+
+
+def test_a_hit_and_a_miss_log_one_line_each_in_the_same_form(server: LiveServer) -> None:
+    """One line per request, written as logging's own Formatter would write it (date and
+    time with milliseconds, logger, method, path without the query, status, time)."""
+    text = fresh('SELECT ?n WHERE { BIND("logged" AS ?n) }')
+    before = len(LOG_LINE.findall(server.output()))
+    assert post(server, text).headers["exmech-cache"] == "miss"
+    assert post(server, text).headers["exmech-cache"] == "hit"
+    assert post(server, text).headers["exmech-cache"] == "hit"
+    deadline = time.monotonic() + 10
+    while len(LOG_LINE.findall(server.output())) < before + 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(LOG_LINE.findall(server.output())) == before + 3
+    assert "logged" not in server.output()
+
+
 # --- the same server in this process, its sockets' send buffers small ----------------------
 # On loopback the kernel takes a whole stored answer at once (socket buffers of megabytes);
 # over a network it often does not. Here the server's accepted sockets get a 4 kB send

@@ -537,14 +537,13 @@ def serve(ctx: click.Context, /, **flags: Any) -> None:
     build) on the same state directory refuses at once, naming this one's pid (exit 1).
     Exit 3 when the address cannot be bound (the port is in use: choose another with --port).
     """
-    import logging
 
-    from exmech.server import CANNOT_LISTEN_EXIT, CannotListen, run
+    from exmech.server import CANNOT_LISTEN_EXIT, CannotListen, log_to_stderr, run
     from exmech.store import lock
     from exmech.store.journal import Journal
 
     settings = _settings(ctx, **flags)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    log_to_stderr()
 
     def take_state() -> None:  # once the port is ours, before the store is opened
         try:

@@ -70,6 +70,41 @@ CANNOT_LISTEN_EXIT = 3  # `exmech serve` exits with this when it cannot bind its
 Replayer = Callable[[dict[str, Any]], tuple[str, list[tuple[str, str]], bytes] | None]
 
 
+LOG_FORMAT = "%(asctime)s %(name)s %(message)s"
+
+
+class LogFormatter(logging.Formatter):
+    """logging's Formatter, its default time format written out once a second rather
+    than for every line (one line per request: ``EXMECH_LOG_REQUESTS``); the same text.
+
+    >>> record = logging.makeLogRecord({"name": "exmech", "msg": "hi", "created": 0.25})
+    >>> record.msecs = 250.0
+    >>> LogFormatter(LOG_FORMAT).format(record) == logging.Formatter(LOG_FORMAT).format(record)
+    True
+    """
+
+    _stamp: tuple[int, str] = (-1, "")  # (second, its date and time)
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        if datefmt:
+            return super().formatTime(record, datefmt)
+        second, stamp = self._stamp
+        if second != int(record.created):
+            second = int(record.created)
+            stamp = time.strftime(self.default_time_format, self.converter(record.created))
+            self._stamp = second, stamp
+        if self.default_msec_format:
+            return self.default_msec_format % (stamp, record.msecs)
+        return stamp
+
+
+def log_to_stderr() -> None:
+    """Log INFO and above to stderr as ``exmech serve`` does, unless logging is set up."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(LogFormatter(LOG_FORMAT))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
+
+
 class CannotListen(Exception):
     """The server's address cannot be bound (port in use, no permission...)."""
 
@@ -517,7 +552,7 @@ def run(settings: Settings, bound: Callable[[], None] = lambda: None) -> None:
 
     Raises CannotListen before anything is built when the address is taken.
     """
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    log_to_stderr()
     sock = listen(settings.host, settings.port)
     bound()
     from exmech.app import close_app, create_app
