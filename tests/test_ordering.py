@@ -180,3 +180,18 @@ def test_the_upstream_reproducer_still_crashes_the_engine(tmp_path: Path) -> Non
     run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
     assert run.returncode != 0
     assert "does not correctly implement a total order" in run.stderr
+
+
+def test_an_order_by_inside_an_order_by_expression_is_rewritten_too() -> None:
+    """A subquery's ORDER BY inside EXISTS inside an ORDER BY condition: both are rewritten
+    (the inner one sorts the mixed terms, which would crash the engine as written)."""
+    inner = "EXISTS { SELECT ?v { ?x <http://example.org/p> ?v } ORDER BY ?v LIMIT 3 }"
+    text = f"SELECT ?o {{ ?s <http://example.org/p> ?o }} ORDER BY ({inner}) ?o"
+    rewritten = safe_order(text)
+    assert "ORDER BY ?v" not in rewritten and "ORDER BY ASC(IF(isBLANK(?v)" in rewritten
+    terms = ordered(mixed_store(3), text)
+    assert len(terms) == len(TERMS) * 5
+    assert_sparql_order(terms)
+    too_deep = f"SELECT ?o {{ ?s ?p ?o }} ORDER BY (EXISTS {{ SELECT ?o {{}} ORDER BY ({inner}) }})"
+    with pytest.raises(BadRequest, match="sorted safely"):
+        safe_order(too_deep)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,12 +13,13 @@ import pytest
 import rdflib
 from exmech import queries
 from exmech.errors import BadRequest
-from exmech.querytext import analyse, with_row_cap
+from exmech.ordering import safe_order
+from exmech.querytext import analyse, with_row_cap, with_values
 from exmech.settings import Settings
 from exmech.sparql import EMPTY_GRAPH, ProtocolRequest, dataset
 from exmech.store import Answer, Query, Results
 from exmech.store.cache import AnswerCache
-from exmech.store.embedded import EmbeddedStore
+from exmech.store.embedded import EmbeddedStore, engine_text
 from rdflib.query import Result
 from test_store import BINDS
 
@@ -333,3 +335,41 @@ def test_a_query_worker_answers_a_bad_binding_and_keeps_serving(built_state: Pat
         assert json.loads(store.query(good).body)["boolean"] is True
     finally:
         store.close()
+
+
+ENGINE_TEXTS = [
+    "SELECT * { ?s ?p ?o } ORDER BY DESC(?o) ?s LIMIT 50000",
+    "SELECT * WHERE { ?s ?p ?o } ORDER BY (STR(?o)) LIMIT 5",
+    "SELECT * { ?s ?p ?o } ORDER BY ?o VALUES ?s { <http://e/a> }",
+    "SELECT * { { SELECT * { ?s ?p ?o } ORDER BY ?o LIMIT 3 } } ORDER BY ?s",
+    "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o } ORDER BY ?o LIMIT 2",
+    "CONSTRUCT { ?s ?p ?o } { ?s ?p ?o } ORDER BY ?o",
+    "ASK { ?s ?p ?o }",
+    "# ORDER BY in a comment\nSELECT ?o { ?s ?p 'ORDER BY' } LIMIT 99999999999999999999",
+    "SELECT * { ?s ?p ?o } LIMIT 5 ORDER BY ?o",  # malformed: the engine says so
+    "SELECT * { ?s ?p ?o } ORDER BY (LIMIT 50000)",  # malformed, the edits overlap
+    "SELECT * { ?s ?p ?o } ORDER BY ?o BOGUS",
+    *(queries.load(name).text for name in queries.names()),
+]
+
+
+@pytest.mark.parametrize("text", ENGINE_TEXTS)
+@pytest.mark.parametrize("bound", [False, True])
+def test_engine_text_is_the_edits_made_one_after_the_other(text: str, bound: bool) -> None:
+    """engine_text edits the text once from one lexing; the same as capping, then making
+    ORDER BY safe, then binding values, each on the text the last one wrote."""
+    info = analyse(text)
+    subs = (("s", ox.NamedNode("http://e/b")),) if bound else ()
+    form = info.form or "SELECT"
+    query = Query(text, form, capped_text=with_row_cap(info, 11), max_rows=10, substitutions=subs)
+
+    def sequential() -> str:
+        return with_values(safe_order(with_row_cap(info, 11)), form, subs)
+
+    try:
+        expected = sequential()
+    except BadRequest as exc:  # the same refusal (what it quotes "near" may be shorter)
+        with pytest.raises(BadRequest, match=re.escape(exc.message.split(", near ")[0])):
+            engine_text(query)
+        return
+    assert engine_text(query) == expected

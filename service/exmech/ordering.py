@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from exmech.errors import BadRequest
-from exmech.querytext import Token, tokenize
+from exmech.querytext import Edit, Token, splice, tokenize
 
 XSD = "http://www.w3.org/2001/XMLSchema#"
 _ENDS = frozenset({"LIMIT", "OFFSET", "VALUES"})
@@ -146,6 +146,46 @@ def _conditions(text: str, tokens: list[Token], i: int) -> tuple[list[_Condition
     return found, start, end
 
 
+def order_edits(text: str, tokens: list[Token]) -> list[Edit]:
+    """The edits ``safe_order`` makes, read from the tokens of ``text`` (lexed once by
+    whoever has them); raises what ``safe_order`` raises."""
+    if "ORDER" not in text.upper():
+        return []
+    clauses = [
+        i + 2
+        for i in range(len(tokens) - 1)
+        if tokens[i].kind == "word"
+        and tokens[i].text.upper() == "ORDER"
+        and tokens[i + 1].kind == "word"
+        and tokens[i + 1].text.upper() == "BY"
+    ]
+    edits: list[Edit] = []
+    for first in clauses:
+        if edits and tokens[first].start < edits[-1][1]:
+            continue  # an ORDER BY inside the last one's conditions: rewritten with them
+        conditions, start, end = _conditions(text, tokens, first)
+        if not conditions:
+            raise _unreadable(tokens, first)
+        expressions = []
+        for condition in conditions:
+            # A subquery's ORDER BY inside the expression is rewritten too; the limit holds
+            # for the rewritten expression, so nesting cannot multiply the text without end.
+            expression = safe_order(condition.expression)
+            if len(expression) > MAX_EXPRESSION:
+                raise BadRequest(
+                    f"an ORDER BY expression is {len(expression)} characters long; "
+                    f"at most {MAX_EXPRESSION} can be sorted safely (docs/upstream.md)"
+                )
+            expressions.append(expression)
+        keys = " ".join(
+            f"{'DESC' if c.descending else 'ASC'}({key})"
+            for c, expression in zip(conditions, expressions, strict=True)
+            for key in sort_keys(expression)
+        )
+        edits.append((start, end, keys))
+    return edits
+
+
 @lru_cache(maxsize=512)
 def safe_order(text: str) -> str:
     """``text`` with every ORDER BY rewritten into total-order keys (module docstring).
@@ -161,29 +201,4 @@ def safe_order(text: str) -> str:
     """
     if "ORDER" not in text.upper():
         return text
-    tokens = tokenize(text)
-    clauses = [
-        i + 2
-        for i in range(len(tokens) - 1)
-        if tokens[i].kind == "word"
-        and tokens[i].text.upper() == "ORDER"
-        and tokens[i + 1].kind == "word"
-        and tokens[i + 1].text.upper() == "BY"
-    ]
-    for first in reversed(clauses):  # from the end, so earlier offsets stay valid
-        conditions, start, end = _conditions(text, tokens, first)
-        if not conditions:
-            raise _unreadable(tokens, first)
-        for condition in conditions:
-            if len(condition.expression) > MAX_EXPRESSION:
-                raise BadRequest(
-                    f"an ORDER BY expression is {len(condition.expression)} characters long; "
-                    f"at most {MAX_EXPRESSION} can be sorted safely (docs/upstream.md)"
-                )
-        keys = " ".join(
-            f"{'DESC' if c.descending else 'ASC'}({key})"
-            for c in conditions
-            for key in sort_keys(c.expression)
-        )
-        text = text[:start] + keys + text[end:]
-    return text
+    return splice(text, order_edits(text, tokenize(text)))

@@ -80,7 +80,19 @@ _TERMINALS = (
     ("word", r"[A-Za-z_][A-Za-z0-9_]*"),
     ("punct", r"."),
 )
-_TOKEN = re.compile("|".join(f"(?P<{name}>{rx})" for name, rx in _TERMINALS), re.DOTALL)
+# One match per token: whitespace and comments before it are skipped inside the regex (they
+# are never tokens), each terminal is a numbered group (the match's ``lastindex`` names its
+# kind), and an empty match at the end of the text closes the scan.
+_TOKEN = re.compile(
+    "(?:"
+    + "|".join(rx for _, rx in _TERMINALS[:2])
+    + ")*+(?:"
+    + "|".join(f"({rx})" for _, rx in _TERMINALS[2:])
+    + r"|(\Z))",
+    re.DOTALL,
+)
+_KINDS = ("", *(name for name, _ in _TERMINALS[2:]))  # by group number
+_END = len(_KINDS)  # the group of the end of the text
 _LOCAL_ESCAPE = re.compile(r"\\(.)")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 _VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -174,15 +186,16 @@ def _cached_tokens(text: str) -> tuple[Token, ...]:
 def _tokens(text: str) -> list[Token]:
     tokens: list[Token] = []
     append = tokens.append
+    kinds, new = _KINDS, tuple.__new__  # a Token without its Python-level __new__
     depth = 0
     for match in _TOKEN.finditer(text):
-        kind = match.lastgroup or "punct"
-        if kind == "ws" or kind == "comment":
-            continue
-        value = match.group()
+        group = match.lastindex
+        if group is None or group == _END:
+            break
+        value = match.group(group)
         if value == "}":
-            depth = max(depth - 1, 0)
-        append(Token(kind, value, match.start(), depth))
+            depth = depth - 1 if depth else 0
+        append(new(Token, (kinds[group], value, match.start(group), depth)))
         if value == "{":
             depth += 1
     return tokens
@@ -216,34 +229,40 @@ def _read(text: str) -> QueryText:
     tokens = tokenize(text)
     info = QueryText(text=text, tokens=tokens)
     base: str | None = None
-    upper = [t.text.upper() if t.kind == "word" else "" for t in tokens]
+    count = len(tokens)
+
+    def word(j: int) -> str:
+        return tokens[j].text.upper() if j < count and tokens[j].kind == "word" else ""
 
     def after(i: int, skip: str = "") -> Token | None:
         j = i + 1
-        if skip and j < len(tokens) and upper[j] == skip:
+        if skip and word(j) == skip:
             j += 1
-        return tokens[j] if j < len(tokens) else None
+        return tokens[j] if j < count else None
 
-    for i, word in enumerate(upper):
+    for i, token in enumerate(tokens):  # only keywords start what is looked for
+        if token.kind != "word":
+            continue
+        keyword = token.text.upper()
         nxt = after(i)
-        if word == "PREFIX" and nxt is not None and nxt.kind == "pname":
+        if keyword == "PREFIX" and nxt is not None and nxt.kind == "pname":
             iri = after(i + 1)
             if iri is not None and iri.kind == "iri":
                 info.prefixes[nxt.text[:-1]] = _target(iri, info.prefixes, base)
-        elif word == "BASE" and nxt is not None and nxt.kind == "iri":
+        elif keyword == "BASE" and nxt is not None and nxt.kind == "iri":
             base = _target(nxt, info.prefixes, base)
-        elif info.form is None and word in QUERY_FORMS:
-            info.form = word
-        elif info.form is None and word in UPDATE_WORDS:
+        elif info.form is None and keyword in QUERY_FORMS:
+            info.form = keyword
+        elif info.form is None and keyword in UPDATE_WORDS:
             info.form = "UPDATE"
-        if word == "SERVICE":
+        if keyword == "SERVICE":
             target = after(i, "SILENT")
             info.services.append(_target(target, info.prefixes, base) if target else "")
-        elif word == "LOAD":
+        elif keyword == "LOAD":
             target = after(i, "SILENT")
             info.loads.append(_target(target, info.prefixes, base) if target else "")
-        elif word == "FROM" and nxt is not None:
-            if upper[i + 1] == "NAMED":
+        elif keyword == "FROM" and nxt is not None:
+            if word(i + 1) == "NAMED":
                 target = after(i + 1)
                 info.from_named.append(_target(target, info.prefixes, base) if target else "")
             else:
@@ -314,6 +333,49 @@ def projection(tokens: list[Token]) -> list[str]:
     return out
 
 
+Edit = tuple[int, int, str]  # replace text[start:end] with this
+
+
+def splice(text: str, edits: Iterable[Edit]) -> str:
+    """``text`` with each (start, end, replacement) applied; the spans must not overlap.
+
+    >>> splice("ASK { ?s ?p ?o } LIMIT 50", [(23, 25, "11"), (5, 5, "{}")])
+    'ASK {{} ?s ?p ?o } LIMIT 11'
+    """
+    out: list[str] = []
+    done = 0
+    for start, end, replacement in sorted(edits):
+        if start < done:
+            raise ValueError(f"overlapping edits at {start}")
+        out += (text[done:start], replacement)
+        done = end
+    out.append(text[done:])
+    return "".join(out)
+
+
+def row_cap_edit(info: QueryText, cap: int) -> Edit | None:
+    """The edit ``with_row_cap`` makes (None: the text stays as it is)."""
+    text = info.text
+    if info.form != "SELECT":
+        return None
+    tokens = info.tokens
+    seen_group = False
+    for i, token in enumerate(tokens):
+        if token.depth == 0 and token.text == "{":
+            seen_group = True
+        if token.depth != 0 or token.kind != "word":
+            continue
+        word = token.text.upper()
+        if word == "LIMIT" and i + 1 < len(tokens) and tokens[i + 1].kind == "number":
+            number = tokens[i + 1]
+            if not number.text.isdigit() or (len(number.text) < 19 and int(number.text) <= cap):
+                return None
+            return (number.start, number.start + len(number.text), str(cap))
+        if word == "VALUES" and seen_group:
+            return (token.start, token.start, f"\nLIMIT {cap}\n")
+    return (len(text), len(text), f"\nLIMIT {cap}\n")
+
+
 def with_row_cap(info: QueryText, cap: int) -> str:
     """The SELECT query text with its top-level LIMIT lowered to ``cap`` (or one added).
 
@@ -334,26 +396,8 @@ def with_row_cap(info: QueryText, cap: int) -> str:
     >>> with_row_cap(analyse("CONSTRUCT WHERE { ?s ?p ?o }"), 11)
     'CONSTRUCT WHERE { ?s ?p ?o }'
     """
-    text = info.text
-    if info.form != "SELECT":
-        return text
-    tokens = info.tokens
-    seen_group = False
-    for i, token in enumerate(tokens):
-        if token.depth == 0 and token.text == "{":
-            seen_group = True
-        if token.depth != 0 or token.kind != "word":
-            continue
-        word = token.text.upper()
-        if word == "LIMIT" and i + 1 < len(tokens) and tokens[i + 1].kind == "number":
-            number = tokens[i + 1]
-            if not number.text.isdigit() or (len(number.text) < 19 and int(number.text) <= cap):
-                return text
-            end = number.start + len(number.text)
-            return text[: number.start] + str(cap) + text[end:]
-        if word == "VALUES" and seen_group:
-            return text[: token.start] + f"\nLIMIT {cap}\n" + text[token.start :]
-    return text + f"\nLIMIT {cap}\n"
+    edit = row_cap_edit(info, cap)
+    return info.text if edit is None else splice(info.text, [edit])
 
 
 def term_text(term: object) -> str:
@@ -376,6 +420,31 @@ def term_text(term: object) -> str:
     raise BadRequest(f"cannot bind {term}: only an IRI or a literal can be bound")
 
 
+def values_edit(
+    tokens: list[Token], form: str, substitutions: Iterable[tuple[str, Bound]]
+) -> Edit | None:
+    """The edit ``with_values`` makes in the text of ``tokens`` (None: nothing is bound)."""
+    pairs = list(substitutions)
+    if not pairs:
+        return None
+    for name, _ in pairs:
+        if not _VARIABLE.fullmatch(name):
+            raise BadRequest(f"cannot bind ?{name}: not a SPARQL variable name")
+    groups = [t for t in tokens if t.depth == 0 and t.text == "{"]
+    where = [i for i, t in enumerate(tokens) if t.depth == 0 and t.text.upper() == "WHERE"]
+    opener = None
+    if where and where[0] + 1 < len(tokens) and tokens[where[0] + 1].text == "{":
+        opener = tokens[where[0] + 1]
+    elif groups:
+        opener = groups[1] if form == "CONSTRUCT" and len(groups) > 1 else groups[0]
+    if opener is None:
+        raise BadRequest("cannot bind values in a query without a WHERE group")
+    variables = " ".join(f"?{name}" for name, _ in pairs)
+    values = " ".join(term_text(term) for _, term in pairs)
+    cut = opener.start + 1
+    return (cut, cut, f" VALUES ({variables}) {{ ({values}) }}")
+
+
 def with_values(text: str, form: str, substitutions: Iterable[tuple[str, Bound]]) -> str:
     """The query with its variables pre-bound by a VALUES block at the top of its WHERE group.
 
@@ -393,20 +462,5 @@ def with_values(text: str, form: str, substitutions: Iterable[tuple[str, Bound]]
     pairs = list(substitutions)
     if not pairs:
         return text
-    for name, _ in pairs:
-        if not _VARIABLE.fullmatch(name):
-            raise BadRequest(f"cannot bind ?{name}: not a SPARQL variable name")
-    tokens = tokenize(text)
-    groups = [t for t in tokens if t.depth == 0 and t.text == "{"]
-    where = [i for i, t in enumerate(tokens) if t.depth == 0 and t.text.upper() == "WHERE"]
-    opener = None
-    if where and where[0] + 1 < len(tokens) and tokens[where[0] + 1].text == "{":
-        opener = tokens[where[0] + 1]
-    elif groups:
-        opener = groups[1] if form == "CONSTRUCT" and len(groups) > 1 else groups[0]
-    if opener is None:
-        raise BadRequest("cannot bind values in a query without a WHERE group")
-    variables = " ".join(f"?{name}" for name, _ in pairs)
-    values = " ".join(term_text(term) for _, term in pairs)
-    cut = opener.start + 1
-    return f"{text[:cut]} VALUES ({variables}) {{ ({values}) }}{text[cut:]}"
+    edit = values_edit(tokenize(text), form, pairs)
+    return text if edit is None else splice(text, [edit])

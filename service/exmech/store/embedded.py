@@ -25,6 +25,7 @@ import logging
 import math
 import multiprocessing
 import os
+import pickle
 import re
 import shutil
 import threading
@@ -38,8 +39,8 @@ import pyoxigraph as ox
 
 from exmech import rdf, sandbox
 from exmech.errors import BadRequest, Forbidden, NotBuilt, StoreUnavailable
-from exmech.ordering import safe_order
-from exmech.querytext import with_values
+from exmech.ordering import order_edits, safe_order
+from exmech.querytext import QueryText, row_cap_edit, splice, tokenize, values_edit, with_values
 from exmech.settings import Settings
 from exmech.store import Answer, Query, Results, lock
 from exmech.store.aggregates import Keeper, Published, Table
@@ -67,15 +68,48 @@ def _graph(name: str) -> ox.NamedNode | ox.DefaultGraph:
     return ox.DefaultGraph() if name == "" else ox.NamedNode(name)
 
 
-def evaluate(store: ox.Store, query: Query) -> dict[str, Any]:
+def engine_text(query: Query) -> str:
+    """The text the engine runs: ``capped_text`` with every ORDER BY rewritten into keys the
+    engine sorts safely (``ordering.safe_order``) and the bound values first in the WHERE
+    group (``with_values``, as the remote store sends them; pyoxigraph plans the block much
+    better than its own ``substitutions``: bench/README.md, "Query plans on the embedded
+    store").
+
+    Computed in the server from one lexing of ``query.text`` (the lexer keeps the tokens
+    the endpoint's checks just read), so a query worker never lexes: the three edits are
+    made on the original text at once. Raises BadRequest for an ORDER BY that cannot be
+    rewritten or a value that cannot be bound.
+
+    >>> q = Query("SELECT * { ?s ?p ?o } ORDER BY ?o", "SELECT", capped_text=None)
+    >>> engine_text(q) == safe_order(q.text)
+    True
+    """
+    text, capped = query.text, query.capped_text
+    tokens = tokenize(text)
+    edits = order_edits(text, tokens)
+    if capped is not None and capped != text:
+        cap = None if query.max_rows is None else query.max_rows + 1
+        info = QueryText(text=text, form=query.form, tokens=tokens)
+        edit = None if cap is None else row_cap_edit(info, cap)
+        if edit is None or splice(text, [edit]) != capped:  # capped some other way
+            return with_values(safe_order(capped), query.form, query.substitutions)
+        edits.append(edit)
+    bound = values_edit(tokens, query.form, query.substitutions)
+    if bound is not None:
+        edits.append(bound)
+    try:
+        return splice(text, edits)
+    except ValueError:  # edits that overlap (a malformed text): one after the other
+        return with_values(safe_order(capped or text), query.form, query.substitutions)
+
+
+def evaluate(store: ox.Store, query: Query, text: str | None = None) -> dict[str, Any]:
     """Run one query on an open store and serialize it; the worker's whole job.
 
-    ORDER BY is rewritten into keys the engine sorts safely (``ordering.safe_order``).
-    Bound values go in as a VALUES block first in the WHERE group (``with_values``, as the
-    remote store sends them), not as pyoxigraph ``substitutions``: pyoxigraph plans the
-    block much better (bench/README.md, "Query plans on the embedded store").
+    ``text`` is what the engine runs (``engine_text``: capped, ORDER BY made safe, values
+    bound), computed here when it is not given.
 
-    The row cap holds whatever the query's spelling: the engine runs ``capped_text`` (a
+    The row cap holds whatever the query's spelling: the engine runs the capped text (a
     top-level LIMIT of the cap + 1); when there is none or the engine rejects it, solutions
     are pulled one at a time and no more than the cap + 1 are read (``_first_rows``).
 
@@ -93,8 +127,8 @@ def evaluate(store: ox.Store, query: Query) -> dict[str, Any]:
         kwargs["base_iri"] = query.base_iri
     bounded = query.capped_text is not None
     try:
-        text = safe_order(query.capped_text or query.text)
-        text = with_values(text, query.form, query.substitutions)
+        if text is None:
+            text = engine_text(query)
         try:
             result = run_query(store, text, kwargs)
         except SyntaxError:
@@ -261,14 +295,14 @@ def _worker_main(conn: Connection, confinement: Confinement) -> None:
             message = conn.recv()
         except (EOFError, KeyboardInterrupt):
             return
-        snapshot, in_memory, query = message
+        snapshot, in_memory, query, text = message
         try:
             if snapshot != opened:
                 store = None
                 store = open_reader(snapshot, in_memory)
                 opened = snapshot
             assert store is not None
-            reply = evaluate(store, query) if query is not None else {"ok": True}
+            reply = evaluate(store, query, text) if query is not None else {"ok": True}
         except RuntimeError as exc:  # an evaluation error raised while results are read
             reply = {"ok": False, "status": 400, "message": f"query cannot be evaluated: {exc}"}
         except OSError as exc:
@@ -278,7 +312,7 @@ def _worker_main(conn: Connection, confinement: Confinement) -> None:
                 reply = {"ok": False, "status": 503, "message": f"store unavailable: {exc}"}
         except MemoryError:  # Python's own allocations; Rust's abort the process instead
             os._exit(sandbox.OUT_OF_MEMORY_EXIT)  # not trusted with the next query
-        conn.send(reply)
+        conn.send_bytes(pickle.dumps(reply, pickle.HIGHEST_PROTOCOL))  # what recv() reads
 
 
 class _Worker:
@@ -389,7 +423,7 @@ class EmbeddedStore:
                 fast_seconds=settings.fast_seconds,
                 queue_size=settings.query_queue,
                 client_slow=settings.client_slow_queries,
-                warm=lambda: (self._snapshot, self._in_memory, None),
+                warm=lambda: (self._snapshot, self._in_memory, None, None),
             )
             start_workers(self._pool)
         self._local: tuple[str, ox.Store] | None = None  # (snapshot, reader) without workers
@@ -476,11 +510,11 @@ class EmbeddedStore:
             if table is not None:
                 return _table_answer(table, query.media_type)
         if self._pool is not None:
-            in_memory = self._in_memory
-            reply = self._pool.run((snapshot, in_memory, query), query)
+            in_memory, text = self._in_memory, engine_text(query)  # lexed here, not in a worker
+            reply = self._pool.run((snapshot, in_memory, query, text), query)
             if not reply["ok"] and reply["status"] == 503 and self._snapshot != snapshot:
                 snapshot = self._snapshot  # a newer write pruned the snapshot: read the new one
-                reply = self._pool.run((snapshot, in_memory, query), query)
+                reply = self._pool.run((snapshot, in_memory, query, text), query)
         else:
             if self._local is None or self._local[0] != snapshot:
                 self._local = (snapshot, ox.Store.read_only(snapshot))

@@ -35,6 +35,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import pickle
 import threading
 import time
 from collections import Counter, OrderedDict
@@ -351,7 +352,8 @@ class QueryPool:
         alive = worker.alive()  # a worker found dead before this query is not its fault
         try:
             started = worker.cpu()
-            worker.conn.send(message)
+            # pickle, not Connection.send: its ForkingPickler copies the reducer table per call
+            worker.conn.send_bytes(pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
             wait = deadline if budget is None else min(deadline, time.monotonic() + budget)
             while True:
                 if worker.conn.poll(max(wait - time.monotonic(), 0.0)):
