@@ -88,6 +88,18 @@ _DIMENSION_OF = {p: name for name, p in DIMENSIONS.items()}
 CLAIM_PREDICATES = frozenset(
     (HAS_ASSERTION, HAS_PROVENANCE, HAS_PUBINFO, DERIVED, SUPERSEDES, RETRACTS, *LINKS)
 )
+# How ``facts`` reads each claim predicate: objects (spo), subjects (pos), pairs in a graph
+# (pg), subjects and graphs by object (po). A full scan indexes each quad only these ways.
+READS: dict[Key, tuple[str, ...]] = {
+    TYPE: ("spo",),
+    HAS_ASSERTION: ("spo", "pos"),
+    HAS_PROVENANCE: ("spo",),
+    HAS_PUBINFO: ("spo",),
+    DERIVED: ("pg",),
+    SUPERSEDES: ("po",),
+    RETRACTS: ("po",),
+    **{link: ("pg",) for link in LINKS},
+}
 XSD = "http://www.w3.org/2001/XMLSchema#"
 STRING, LANG_STRING = f"{XSD}string", f"{RDF}langString"
 
@@ -159,11 +171,17 @@ class IndexLookup:
     po: dict[Key, dict[Key, list[tuple[Key, Key]]]] = field(default_factory=dict)  # p -> o -> sg
 
     def add(self, s: Key, p: Key, o: Key, g: Key | None) -> None:
-        self.spo.setdefault(p, {}).setdefault(s, set()).add(o)
-        self.pos.setdefault(p, {}).setdefault(o, set()).add(s)
+        """Index a quad the ways ``facts`` reads its predicate (see ``READS``), no more."""
+        reads = READS[p]
+        if "spo" in reads:
+            self.spo.setdefault(p, {}).setdefault(s, set()).add(o)
+        if "pos" in reads:
+            self.pos.setdefault(p, {}).setdefault(o, set()).add(s)
         if g is not None:
-            self.pg.setdefault(p, {}).setdefault(g, []).append((s, o))
-            self.po.setdefault(p, {}).setdefault(o, []).append((s, g))
+            if "pg" in reads:
+                self.pg.setdefault(p, {}).setdefault(g, []).append((s, o))
+            if "po" in reads:
+                self.po.setdefault(p, {}).setdefault(o, []).append((s, g))
 
     def objects(self, subject: Key, predicate: Key) -> set[Key]:
         return self.spo.get(predicate, {}).get(subject, set())
