@@ -14,9 +14,11 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,6 +77,25 @@ def built_state(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return state
 
 
+@contextmanager
+def open_app(state: Path, workers: bool = False, **changes: Any) -> Iterator[Flask]:
+    """The app over ``state`` (the repository's data, no request log, ``changes`` to its
+    Settings) on an embedded store, in-process unless ``workers``; app and store closed after."""
+    from exmech.app import close_app, create_app
+    from exmech.store.embedded import EmbeddedStore
+
+    config = Settings(**{"state_dir": state, "data_root": ROOT, "log_requests": False, **changes})
+    store = EmbeddedStore(config, workers=workers)
+    try:
+        app = create_app(config, store=store)
+        try:
+            yield app
+        finally:
+            close_app(app)
+    finally:
+        store.close()
+
+
 @pytest.fixture(scope="module")
 def app_settings() -> dict[str, Any]:
     """What a test module changes in its ``app``'s Settings: override it in the module."""
@@ -82,22 +103,42 @@ def app_settings() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def app(
-    tmp_path_factory: pytest.TempPathFactory, built_state: Path, app_settings: dict[str, Any]
-) -> Iterator[Flask]:
-    """The app over a private copy of the built store, in-process (no query workers), one
-    per module; closed at the module's end."""
-    from exmech.app import close_app, create_app
-    from exmech.store.embedded import EmbeddedStore
-
+def app_state(tmp_path_factory: pytest.TempPathFactory, built_state: Path) -> Path:
+    """The state dir a module's ``app`` opens: a private copy of the built store, unless the
+    module overrides it."""
     state = tmp_path_factory.mktemp("app") / "state"
     shutil.copytree(built_state, state)
-    config = Settings(state_dir=state, data_root=ROOT, log_requests=False, **app_settings)
-    store = EmbeddedStore(config, workers=False)
-    app = create_app(config, store=store)
-    yield app
-    close_app(app)
-    store.close()
+    return state
+
+
+@pytest.fixture(scope="module")
+def app_workers() -> bool:
+    """Whether a module's ``app`` runs its queries in worker processes (override to say so)."""
+    return False
+
+
+@pytest.fixture(scope="module")
+def app(app_state: Path, app_settings: dict[str, Any], app_workers: bool) -> Iterator[Flask]:
+    """The app over ``app_state``, in-process (no query workers unless ``app_workers``), one
+    per module; closed at the module's end."""
+    with open_app(app_state, app_workers, **app_settings) as opened:
+        yield opened
+
+
+@pytest.fixture
+def make_app(tmp_path: Path, built_state: Path) -> Iterator[Callable[..., Flask]]:
+    """Apps a test makes for itself: ``make_app(state=None, workers=False, **changes)`` opens
+    ``state`` (by default a fresh private copy of the built store) like ``app``; each is
+    closed at the test's end (close one earlier with ``exmech.app.close_app`` and its store)."""
+    with ExitStack() as stack:
+
+        def make(state: Path | None = None, workers: bool = False, **changes: Any) -> Flask:
+            if state is None:
+                state = Path(tempfile.mkdtemp(dir=tmp_path, prefix="app")) / "state"
+                shutil.copytree(built_state, state)
+            return stack.enter_context(open_app(state, workers, **changes))
+
+        yield make
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ import pickle
 import random
 import shutil
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,6 @@ import pyoxigraph as ox
 import pytest
 from conftest import ROOT, start_server, stop_server
 from exmech import queries, tokens, vocab
-from exmech.app import create_app
 from exmech.ordering import safe_order
 from exmech.provenance import rows_of
 from exmech.settings import Settings
@@ -113,19 +111,14 @@ def open_store(state: Path) -> EmbeddedStore:
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory, built_state: Path) -> Iterator[Flask]:
-    state = tmp_path_factory.mktemp("aggregates") / "state"
-    shutil.copytree(built_state, state)
-    settings = Settings(
-        state_dir=state,
-        data_root=ROOT,
-        tokens=ENTRY.line(),
-        log_requests=False,
-        curation_rate_limit="off",
-    )
-    store = EmbeddedStore(settings)
-    yield create_app(settings, store=store)
-    store.close()
+def app_settings() -> dict[str, Any]:
+    return {"tokens": ENTRY.line(), "curation_rate_limit": "off"}
+
+
+@pytest.fixture(scope="module")
+def app_workers() -> bool:
+    """The kept counts live beside the query workers (the store's Keeper)."""
+    return True
 
 
 def post(app: Flask, path: str, body: bytes | None = None) -> dict[str, Any]:

@@ -7,7 +7,7 @@ claims exist), in process; one test goes through a live server with its query wo
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -15,8 +15,6 @@ import httpx
 import pytest
 import schemathesis
 from exmech import provenance, queries
-from exmech.app import create_app
-from exmech.settings import Settings
 from exmech.store import Answer
 from exmech.store.embedded import EmbeddedStore
 from exmech.store.results import parse
@@ -41,30 +39,24 @@ pytestmark = pytest.mark.filterwarnings(
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStore]:
-    state = build_history(tmp_path_factory.mktemp("api"))
-    opened = EmbeddedStore(
-        Settings(state_dir=state, data_root=state.parent / "root"), workers=False
-    )
-    yield opened
-    opened.close()
+def app_state(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_history(tmp_path_factory.mktemp("api"))
+
+
+@pytest.fixture(scope="module")
+def app_settings(app_state: Path) -> dict[str, Any]:
+    return {"data_root": app_state.parent / "root", "max_rows": 1000, "cache_entries": 256}
+
+
+@pytest.fixture
+def store(app: Flask) -> EmbeddedStore:
+    opened: EmbeddedStore = app.extensions["exmech"].store
+    return opened
 
 
 @pytest.fixture(scope="module")
 def model() -> Model:
     return read_model(FIXTURE)
-
-
-@pytest.fixture(scope="module")
-def app(store: EmbeddedStore) -> Flask:
-    settings_ = Settings(
-        state_dir=store.state,
-        data_root=store.state.parent / "root",
-        max_rows=1000,
-        cache_entries=256,
-        log_requests=False,
-    )
-    return create_app(settings_, store=store)
 
 
 def get(client: FlaskClient, path: str, **headers: str) -> tuple[int, dict[str, Any]]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,10 +26,8 @@ import pytest
 from click.testing import CliRunner
 from conftest import ROOT, Listener, LiveServer, fixture_header, select, start_server, stop_server
 from exmech import curation, nanopub, tokens, vocab
-from exmech.app import create_app
 from exmech.cli import main
 from exmech.errors import BadRequest
-from exmech.settings import Settings
 from exmech.store.embedded import EmbeddedStore
 from exmech.store.journal import Journal
 from exmech.validation import shapes_graph
@@ -247,17 +245,11 @@ def test_syntax_errors_give_line_and_column(client: FlaskClient) -> None:
 # --- formats, fields, dry runs ------------------------------------------------------
 
 
-def test_every_format_carries_the_same_claim(tmp_path: Path, built_state: Path) -> None:
+def test_every_format_carries_the_same_claim(make_app: Callable[..., Flask]) -> None:
     """TriG, N-Quads and JSON-LD of one nanopublication, Turtle and a form for bare triples:
     one claim IRI."""
-    settings = Settings(
-        state_dir=private_state(built_state, tmp_path / "s"),
-        data_root=ROOT,
-        tokens=KEYS,
-        log_requests=False,
-    )
-    store = EmbeddedStore(settings, workers=False)
-    client = create_app(settings, store=store).test_client()
+    app = make_app(tokens=KEYS)
+    store, client = store_of(app), app.test_client()
     trig = (SUBMISSIONS / "valid" / "complete-placeholder-iris.trig").read_bytes()
     quads = list(ox.parse(trig, format=ox.RdfFormat.TRIG))
     bodies = {
@@ -298,7 +290,6 @@ def test_every_format_carries_the_same_claim(tmp_path: Path, built_state: Path) 
     iris |= {r.get_json()["nanopubs"][0]["iri"] for r in (turtle, form)}
     assert len(iris) == 1 and turtle.status_code == form.status_code == 200
     assert len(list(store.journal.records())) == 1
-    store.close()
 
 
 def test_dry_run_reports_and_stores_nothing(client: FlaskClient) -> None:
@@ -417,12 +408,8 @@ def test_writes_need_a_valid_bearer_token(client: FlaskClient) -> None:
         assert client.post(route).status_code == 401
 
 
-def test_without_tokens_writes_are_disabled(tmp_path: Path, built_state: Path) -> None:
-    settings = Settings(
-        state_dir=private_state(built_state, tmp_path / "s"), data_root=ROOT, log_requests=False
-    )
-    store = EmbeddedStore(settings, workers=False)
-    client = create_app(settings, store=store).test_client()
+def test_without_tokens_writes_are_disabled(make_app: Callable[..., Flask]) -> None:
+    client = make_app().test_client()
     response = client.post(
         f"/curation/submissions?{FIELDS}",
         data=bare("yoga", "sleep"),
@@ -432,7 +419,6 @@ def test_without_tokens_writes_are_disabled(tmp_path: Path, built_state: Path) -
     assert response.status_code == 403
     assert "writes are disabled" in response.get_json()["error"]
     assert client.get("/curation").get_json()["writes_enabled"] is False
-    store.close()
 
 
 # --- corrections and withdrawals, and the answer cache --------------------------------

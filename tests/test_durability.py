@@ -22,8 +22,7 @@ from pathlib import Path
 import httpx
 import pyoxigraph as ox
 import pytest
-from conftest import ROOT, select, start_server, stop_server
-from exmech.app import create_app
+from conftest import ROOT, open_app, select, start_server, stop_server
 from exmech.build import build, open_built
 from exmech.errors import NotBuilt
 from exmech.settings import Settings
@@ -231,17 +230,14 @@ def test_kill_9_mid_stream_loses_no_acknowledged_submission(tmp_path: Path, stat
 def test_kill_9_during_build_then_the_next_build_is_complete(tmp_path: Path, state: Path) -> None:
     journal = Journal(state / "journal.log")
     for exercise, mechanism in list(product(EXERCISES, MECHANISMS))[:3]:
-        settings = Settings(state_dir=state, data_root=ROOT, tokens=KEYS, log_requests=False)
-        store = EmbeddedStore(settings, workers=False)
-        client = create_app(settings, store=store).test_client()
-        accepted = client.post(
-            f"/curation/submissions?{FIELDS}",
-            data=bare(exercise, mechanism),
-            content_type="text/turtle",
-            headers=auth(ADA_TOKEN),
-        )
+        with open_app(state, tokens=KEYS) as app:
+            accepted = app.test_client().post(
+                f"/curation/submissions?{FIELDS}",
+                data=bare(exercise, mechanism),
+                content_type="text/turtle",
+                headers=auth(ADA_TOKEN),
+            )
         assert accepted.status_code == 201
-        store.close()
     records = len(list(journal.records()))
     reference = tmp_path / "reference"
     reference.mkdir()

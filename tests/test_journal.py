@@ -19,8 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import ROOT, free_port, start_server, stop_server
-from exmech.app import create_app
+from conftest import ROOT, free_port, open_app, start_server, stop_server
 from exmech.settings import Settings
 from exmech.store.embedded import EmbeddedStore
 from exmech.store.journal import MAGIC, Journal, JournalDamaged, Record, _header, scan
@@ -173,10 +172,8 @@ def serve_once(state: Path, tmp: Path) -> tuple[int, str]:
 
 
 def submit_in_process(state: Path, pairs: list[tuple[str, str]]) -> None:
-    settings = Settings(state_dir=state, data_root=ROOT, tokens=KEYS, log_requests=False)
-    store = EmbeddedStore(settings, workers=False)
-    try:
-        client = create_app(settings, store=store).test_client()
+    with open_app(state, tokens=KEYS) as app:
+        client = app.test_client()
         for exercise, mechanism in pairs:
             accepted = client.post(
                 f"/curation/submissions?{FIELDS}",
@@ -185,8 +182,6 @@ def submit_in_process(state: Path, pairs: list[tuple[str, str]]) -> None:
                 headers=auth(ADA_TOKEN),
             )
             assert accepted.status_code == 201, accepted.text
-    finally:
-        store.close()
 
 
 def nanopub_of(record: Record) -> str:

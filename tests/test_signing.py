@@ -17,6 +17,7 @@ import stat
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,6 @@ import rdflib
 from click.testing import CliRunner
 from conftest import ROOT, Backend, require_binary, select, start_server, stop_server
 from exmech import nanopub, signing, tokens, vocab
-from exmech.app import create_app
 from exmech.cli import main
 from exmech.errors import BadRequest
 from exmech.settings import Settings
@@ -431,26 +431,13 @@ def test_a_curator_without_a_registered_key_cannot_submit_signed(client: FlaskCl
 
 
 def test_unsigned_submissions_are_refused_only_where_signatures_are_required(
-    built_state: Path, tmp_path: Path
+    make_app: Callable[..., Flask],
 ) -> None:
-    state = tmp_path / "state"
-    shutil.copytree(built_state, state)
-    settings = Settings(
-        state_dir=state,
-        data_root=ROOT,
-        tokens=ADA.line(),
-        log_requests=False,
-        require_signatures=True,
-    )
-    store = EmbeddedStore(settings, workers=False)
-    try:
-        client = create_app(settings, store=store).test_client()
-        status, body = post(client, COMPLETE.read_text())
-        assert status == 422 and "EXMECH_REQUIRE_SIGNATURES" in body["error"]  # type: ignore[operator]
-        status, body = post(client, sign_file(COMPLETE, ADA_KEY))
-        assert status == 201, body
-    finally:
-        store.close()
+    client = make_app(tokens=ADA.line(), require_signatures=True).test_client()
+    status, body = post(client, COMPLETE.read_text())
+    assert status == 422 and "EXMECH_REQUIRE_SIGNATURES" in body["error"]  # type: ignore[operator]
+    status, body = post(client, sign_file(COMPLETE, ADA_KEY))
+    assert status == 201, body
 
 
 # --- imports of nanopublications made by the network's own tools -----------------------------

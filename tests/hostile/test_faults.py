@@ -16,16 +16,17 @@ from __future__ import annotations
 import errno
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from conftest import ROOT, LiveServer, start_server, stop_server
+from conftest import LiveServer, open_app, start_server, stop_server
 from exmech import tokens
 from exmech.store.journal import Journal
+from flask import Flask
 
 pytestmark = pytest.mark.live
 TOKEN, ENTRY = tokens.new_entry("https://example.org/curator/faults", "Fault Tester")
@@ -163,83 +164,63 @@ def test_a_read_only_journal_refuses_writes_with_503_and_reads_go_on(
             stop_server(server)
 
 
-def in_process_store(tmp_path: Path, built_state: Path) -> tuple[Any, Any]:
-    """Settings (one curator token, no cache) and an in-process store on a copy of the build."""
-    from exmech.settings import Settings
-    from exmech.store.embedded import EmbeddedStore
-
-    state = tmp_path / "state"
-    shutil.copytree(built_state, state)
-    config = Settings(
-        state_dir=state, data_root=ROOT, tokens=ENTRY.line(), log_requests=False, cache_entries=0
-    )
-    return config, EmbeddedStore(config, workers=False)
-
-
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_a_failing_journal_in_process_is_a_clear_503(
-    tmp_path: Path, built_state: Path, monkeypatch: pytest.MonkeyPatch
+    make_app: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Without mounts: the journal's append raises ENOSPC; the app answers 503, reads work."""
-    from exmech.app import create_app
+    app = make_app(tokens=ENTRY.line(), cache_entries=0)
+    store, client = app.extensions["exmech"].store, app.test_client()
 
-    config, store = in_process_store(tmp_path, built_state)
-    try:
-        client = create_app(config, store=store).test_client()
+    def full(self: Journal, payload: bytes) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device", str(self.path))
 
-        def full(self: Journal, payload: bytes) -> int:
-            raise OSError(errno.ENOSPC, "No space left on device", str(self.path))
-
-        monkeypatch.setattr(Journal, "append", full)
-        generation = store.generation
-        refused = client.post(
-            "/curation/submissions",
-            query_string=FIELDS,
-            data=CLAIM.format(mechanism="motor-control"),
-            content_type="text/turtle",
-            headers={"Authorization": f"Bearer {TOKEN}"},
-        )
-        assert refused.status_code == 503, refused.get_data(as_text=True)
-        assert "cannot be written" in refused.get_json()["error"]
-        assert "No space left on device" in refused.get_json()["error"]
-        assert store.generation == generation
-        assert client.get("/id/mechanism/motor-control").status_code == 200
-        assert client.get("/api/evidence-map").status_code == 200
-        read = client.get(
-            "/sparql",
-            query_string={"query": KNOWN},
-            headers={"Accept": "application/sparql-results+json"},
-        )
-        assert read.status_code == 200
-        monkeypatch.undo()
-        accepted = client.post(
-            "/curation/submissions",
-            query_string=FIELDS,
-            data=CLAIM.format(mechanism="motor-control"),
-            content_type="text/turtle",
-            headers={"Authorization": f"Bearer {TOKEN}"},
-        )
-        assert accepted.status_code == 201, accepted.get_data(as_text=True)
-    finally:
-        store.close()
+    monkeypatch.setattr(Journal, "append", full)
+    generation = store.generation
+    refused = client.post(
+        "/curation/submissions",
+        query_string=FIELDS,
+        data=CLAIM.format(mechanism="motor-control"),
+        content_type="text/turtle",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+    assert refused.status_code == 503, refused.get_data(as_text=True)
+    assert "cannot be written" in refused.get_json()["error"]
+    assert "No space left on device" in refused.get_json()["error"]
+    assert store.generation == generation
+    assert client.get("/id/mechanism/motor-control").status_code == 200
+    assert client.get("/api/evidence-map").status_code == 200
+    read = client.get(
+        "/sparql",
+        query_string={"query": KNOWN},
+        headers={"Accept": "application/sparql-results+json"},
+    )
+    assert read.status_code == 200
+    monkeypatch.undo()
+    accepted = client.post(
+        "/curation/submissions",
+        query_string=FIELDS,
+        data=CLAIM.format(mechanism="motor-control"),
+        content_type="text/turtle",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+    assert accepted.status_code == 201, accepted.get_data(as_text=True)
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_a_submission_refused_for_a_failed_fsync_stays_refused_after_a_restart(
     tmp_path: Path, built_state: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from exmech.app import create_app
-
-    config, store = in_process_store(tmp_path, built_state)
-    generation = store.generation
-    try:
-        client = create_app(config, store=store).test_client()
+    state = tmp_path / "state"
+    shutil.copytree(built_state, state)
+    with open_app(state, tokens=ENTRY.line(), cache_entries=0) as app:
+        generation = app.extensions["exmech"].store.generation
 
         def failing_fsync(fd: int) -> None:
             raise OSError(errno.EIO, "Input/output error")
 
         monkeypatch.setattr("exmech.store.journal.os.fsync", failing_fsync)
-        refused = client.post(
+        refused = app.test_client().post(
             "/curation/submissions",
             query_string=FIELDS,
             data=CLAIM.format(mechanism="motor-control"),
@@ -248,12 +229,6 @@ def test_a_submission_refused_for_a_failed_fsync_stays_refused_after_a_restart(
         )
         monkeypatch.undo()
         assert refused.status_code == 503, refused.get_data(as_text=True)
-    finally:
-        store.close()
-    from exmech.store.embedded import EmbeddedStore
-
-    reopened = EmbeddedStore(config, workers=False)
-    try:
-        assert reopened.generation == generation, "the refused submission came back"
-    finally:
-        reopened.close()
+    with open_app(state, tokens=ENTRY.line(), cache_entries=0) as reopened:
+        generation_now = reopened.extensions["exmech"].store.generation
+        assert generation_now == generation, "the refused submission came back"

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import errno
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
-from conftest import ROOT, LiveServer, start_server, stop_server
+from conftest import LiveServer, start_server, stop_server
+from flask import Flask
 from test_faults import mounted
 
 pytestmark = pytest.mark.live
@@ -82,28 +84,19 @@ def test_with_the_disk_full_dumps_are_503_and_reads_go_on(
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_without_a_mount_unwritable_folders_are_503_for_dumps_only(
-    tmp_path: Path, built_state: Path
+    tmp_path: Path, built_state: Path, make_app: Callable[..., Flask]
 ) -> None:
-    from exmech.app import create_app
-    from exmech.settings import Settings
-    from exmech.store.embedded import EmbeddedStore
-
     state = tmp_path / "state"
     shutil.copytree(built_state, state)
     for name in ("downloads", "cache"):
         shutil.rmtree(state / name, ignore_errors=True)
         (state / name).write_text("a file where a folder should be")
-    config = Settings(state_dir=state, data_root=ROOT, log_requests=False, cache_entries=0)
-    store = EmbeddedStore(config, workers=False)
-    try:
-        client = create_app(config, store=store).test_client()
-        for path in DUMPS:
-            response = client.get(path)
-            assert response.status_code == 503, (path, response.status_code)
-            assert "dumps are unavailable" in response.get_data(as_text=True)
-        for path in ("/id/mechanism/motor-control", "/api/evidence-map", "/"):
-            assert client.get(path).status_code == 200, path
-        ontology = client.get("/ontology", headers={"Accept": "text/html"})
-        assert ontology.status_code == 200 and "Mechanism" in ontology.get_data(as_text=True)
-    finally:
-        store.close()
+    client = make_app(state, cache_entries=0).test_client()
+    for path in DUMPS:
+        response = client.get(path)
+        assert response.status_code == 503, (path, response.status_code)
+        assert "dumps are unavailable" in response.get_data(as_text=True)
+    for path in ("/id/mechanism/motor-control", "/api/evidence-map", "/"):
+        assert client.get(path).status_code == 200, path
+    ontology = client.get("/ontology", headers={"Accept": "text/html"})
+    assert ontology.status_code == 200 and "Mechanism" in ontology.get_data(as_text=True)
