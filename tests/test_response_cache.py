@@ -586,14 +586,15 @@ def loop(tmp_path: Path) -> Iterator[tuple[Any, BigEndpoint]]:
     server.task_dispatcher.shutdown()
 
 
-def get(server: Any, name: str, rcvbuf: int = 0) -> socket.socket:
-    """A connection that has sent ``GET /sparql?<name>`` (receive buffer ``rcvbuf`` if set)."""
+def get(server: Any, *names: str, rcvbuf: int = 0) -> socket.socket:
+    """A connection that has sent ``GET /sparql?<name>`` for each name at once (receive
+    buffer ``rcvbuf`` if set)."""
     sock = socket.socket()
     if rcvbuf:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
     sock.settimeout(30)
     sock.connect(("127.0.0.1", int(server.effective_port)))
-    sock.sendall(get_request(name))
+    sock.sendall(b"".join(get_request(name) for name in names))
     return sock
 
 
@@ -644,6 +645,21 @@ def test_a_kept_hit_then_a_miss_and_hits_pipelined_come_back_in_order(
         ("hit", large("q=one")),
         ("hit", large("q=two")),
     ]
+    assert endpoint.calls == 2
+
+
+def test_a_pipelined_hit_queues_behind_the_rest_of_the_one_before(
+    loop: tuple[Any, BigEndpoint],
+) -> None:
+    """The second of two pipelined hits goes to a request thread (waitress's write), whose
+    output queues behind what the socket did not take of the first."""
+    server, endpoint = loop
+    for name in ("q=one", "q=two"):
+        with get(server, name) as first:
+            read_responses(first, 1)
+    with get(server, "q=one", "q=two", rcvbuf=4096) as slow:
+        answers = read_responses(slow, 2, chunk=4096)
+    assert answers == [("hit", large("q=one")), ("hit", large("q=two"))]
     assert endpoint.calls == 2
 
 
