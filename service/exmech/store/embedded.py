@@ -29,6 +29,7 @@ import pickle
 import re
 import shutil
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -296,6 +297,7 @@ def _worker_main(conn: Connection, confinement: Confinement) -> None:
         except (EOFError, KeyboardInterrupt):
             return
         snapshot, in_memory, query, text = message
+        reply: dict[str, Any]
         try:
             if snapshot != opened:
                 store = None
@@ -312,6 +314,7 @@ def _worker_main(conn: Connection, confinement: Confinement) -> None:
                 reply = {"ok": False, "status": 503, "message": f"store unavailable: {exc}"}
         except MemoryError:  # Python's own allocations; Rust's abort the process instead
             os._exit(sandbox.OUT_OF_MEMORY_EXIT)  # not trusted with the next query
+        reply["cpu"] = time.process_time()  # CPU used so far: the pool reads no /proc for it
         conn.send_bytes(pickle.dumps(reply, pickle.HIGHEST_PROTOCOL))  # what recv() reads
 
 
@@ -327,6 +330,7 @@ class _Worker:
         self.applied: str | None = None  # what it confined itself with, once it said so
         self.loaded: str | None = None  # snapshot it was last asked to load (store.pool)
         self.warming = False
+        self.spent: float | None = None  # its CPU seconds at its last reply (store.pool)
 
     def ready(self, timeout: float) -> str | None:
         """What the worker applied to confine itself, once it says so within ``timeout``

@@ -66,6 +66,7 @@ class Worker(Protocol):
     conn: Any
     loaded: Any
     warming: bool
+    spent: float | None  # its CPU seconds when it last replied (None: not known yet)
 
     def ready(self, timeout: float) -> str | None:
         """How it confined itself, once it says so within ``timeout`` (None: not yet).
@@ -303,7 +304,7 @@ class QueryPool:
             if worker.warming:
                 if not worker.conn.poll(0):
                     return False
-                worker.conn.recv()
+                QueryPool._read(worker)
                 worker.warming = False
             return True
         except (sandbox.SandboxUnavailable, EOFError, OSError):
@@ -342,7 +343,7 @@ class QueryPool:
                 if not worker.conn.poll(max(deadline - time.monotonic(), 0.0)):
                     self._replace(worker, lane)
                     return None, math.inf
-                worker.conn.recv()
+                self._read(worker)
                 worker.warming = False
             except (EOFError, OSError):
                 self._replace(worker, lane)
@@ -351,14 +352,16 @@ class QueryPool:
                 ).with_retry(1) from None
         alive = worker.alive()  # a worker found dead before this query is not its fault
         try:
-            started = worker.cpu()
+            # Its CPU time when it last replied, as it said (it has idled since): no read of
+            # /proc per query; a new worker has not said yet.
+            started = worker.spent if worker.spent is not None else worker.cpu()
             # pickle, not Connection.send: its ForkingPickler copies the reducer table per call
             worker.conn.send_bytes(pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
             wait = deadline if budget is None else min(deadline, time.monotonic() + budget)
             while True:
                 if worker.conn.poll(max(wait - time.monotonic(), 0.0)):
-                    reply: dict[str, Any] = worker.conn.recv()
-                    used = worker.cpu() - started
+                    reply = self._read(worker)
+                    used = (worker.spent if worker.spent is not None else worker.cpu()) - started
                     worker.loaded = message[0]
                     self._release(worker, lane)
                     return reply, used
@@ -381,6 +384,15 @@ class QueryPool:
             ) from None
         self._replace(worker, lane)
         return None, math.inf
+
+    @staticmethod
+    def _read(worker: Worker) -> dict[str, Any]:
+        """The worker's next reply; its ``cpu`` (the CPU seconds it had used when it sent
+        it) becomes ``worker.spent``."""
+        reply: dict[str, Any] = worker.conn.recv()
+        spent = reply.get("cpu")
+        worker.spent = spent if isinstance(spent, float) else None
+        return reply
 
     @staticmethod
     def _loaded(worker: Worker, message: tuple[Any, ...]) -> bool:
