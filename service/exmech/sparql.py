@@ -189,6 +189,10 @@ class Plan:
 
 
 PLAN_CACHE_MAX_QUERY = 8192  # bytes; longer queries are planned afresh (bounded memory)
+# Clients send the same few Accept headers with ever new texts, so a new text is negotiated
+# from memory too (werkzeug's Accept parsing was about 5% of a cheap miss in the server).
+# Keys are bounded: a header field is at most 8190 bytes (server.py).
+_negotiate = lru_cache(maxsize=256)(formats.negotiate)
 
 
 @lru_cache(maxsize=2048)
@@ -226,7 +230,7 @@ def plan(
             ("FROM NAMED", tuple(resolve(g, base_iri) for g in info.from_named)),
         )
     offers = formats.offers_for(info.form)
-    chosen = formats.negotiate(accept, operation.format_names, offers)
+    chosen = _negotiate(accept, operation.format_names, offers)
     if chosen is None:
         asked = (
             "format=" + ",".join(operation.format_names)
