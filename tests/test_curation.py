@@ -169,7 +169,7 @@ def test_malformed_token_entries_are_refused_with_their_place(line: str) -> None
 
 
 def test_nanopub_shapes_version_is_the_shapes_version_iri() -> None:
-    assert str(nanopub.SHAPES_VERSION) in {
+    assert nanopub.SHAPES_VERSION.value in {
         str(o) for o in shapes_graph(ROOT).objects(None, None) if "shapes/" in str(o)
     }
 

@@ -28,7 +28,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rdflib import RDF, RDFS, XSD, Dataset, Graph, Literal, Namespace, URIRef
+import pyoxigraph as ox
+from rdflib import RDF, RDFS, XSD, BNode, Dataset, Graph, Literal, Namespace, URIRef
 from rdflib.plugins.serializers.trig import TrigSerializer
 
 from exmech import nanopub, vocab
@@ -46,11 +47,43 @@ FABIO = Namespace(vocab.FABIO)
 BIBO = Namespace(vocab.BIBO)
 PROV = Namespace(vocab.PROV)
 
-# normalize=False keeps the lexical form "…Z" that docs/model.md shows.
-CREATED = Literal("2026-11-27T00:00:00Z", datatype=XSD.dateTime, normalize=False)
+# The lexical form "…Z" that docs/model.md shows (pyoxigraph keeps lexical forms as given).
+DATE_TIME = ox.NamedNode(vocab.XSD + "dateTime")
+CREATED = ox.Literal("2026-11-27T00:00:00Z", datatype=DATE_TIME)
 CURATOR = URIRef(vocab.iri("curator", "exmech-import"))
 # The researched tables, in reading order; each row's facts cite the table it came from.
 TABLES = ("trials.csv", "trials-more.csv")
+
+
+def node(iri: URIRef) -> ox.NamedNode:
+    """An IRI of the importer's graphs as a term of ``exmech.nanopub``."""
+    return ox.NamedNode(str(iri))
+
+
+def rdflib_term(term: object) -> URIRef | BNode | Literal:
+    """The rdflib term of a pyoxigraph term, lexical form kept (``normalize=False``)."""
+    if isinstance(term, ox.NamedNode):
+        return URIRef(term.value)
+    if isinstance(term, ox.BlankNode):
+        return BNode(term.value)
+    if isinstance(term, ox.Literal):
+        if term.language:
+            return Literal(term.value, lang=term.language, normalize=False)
+        datatype = term.datatype.value
+        if datatype == nanopub.XSD_STRING:
+            return Literal(term.value, normalize=False)
+        return Literal(term.value, datatype=URIRef(datatype), normalize=False)
+    raise TypeError(f"not a pyoxigraph subject or object: {term!r}")
+
+
+def dataset(quads: Iterable[ox.Quad]) -> Dataset:
+    """Quads built by ``exmech.nanopub`` as an rdflib dataset (for the TriG writer), term by
+    term, never through a parser."""
+    ds = Dataset(default_union=False)
+    for q in quads:
+        graph = ds.graph(URIRef(q.graph_name.value))  # type: ignore[union-attr]
+        graph.add((rdflib_term(q.subject), URIRef(q.predicate.value), rdflib_term(q.object)))
+    return ds
 
 
 def table_iri(name: str) -> URIRef:
@@ -81,7 +114,7 @@ OUTPUTS = (
 )
 # The claims as shipped before the evidence recode (issue 14): their IRIs must keep resolving.
 RELEASED = "claims-0.1.0.csv"
-RECODED = Literal("2026-12-03T00:00:00Z", datatype=XSD.dateTime, normalize=False)
+RECODED = ox.Literal("2026-12-03T00:00:00Z", datatype=DATE_TIME)
 
 # The table's `measured_as_mediator` wordings start with one of these (trials.md column
 # conventions); the first match names the exm:MediatorStatus individual.
@@ -133,6 +166,8 @@ EXERCISE_THERAPY = URIRef(f"{MESH}D005081")
 MESH_MATCHES = ("exactMatch", "closeMatch", "broadMatch")
 MAPPING_TABLE = URIRef(f"{vocab.BASE}/data/sources/mechanism-mapping.csv")
 ORGANISATION = URIRef(vocab.iri("curator", "exmech"))
+# Who published every imported claim, and when.
+PUBINFO = nanopub.PubInfo(ox.NamedNode(str(CURATOR)), CREATED)
 
 NO_MECHANISM = re.compile(r"^none\b|\bno mechanism stated\b", re.IGNORECASE)
 
@@ -762,12 +797,12 @@ def evidence(claim: Claim, row: Row, status: str) -> nanopub.Evidence:
         raise ValueError(f"{claim}: cells read from different sources must not merge")
     (source_kind, source_url), *_ = sources
     return nanopub.Evidence(
-        level=EXM[level],
-        direction=EXM[directions.pop()],
+        level=node(EXM[level]),
+        direction=node(EXM[directions.pop()]),
         kind=kind,
         direction_note=_joined(m.direction_wording for m in claim.mappings) or None,
-        read_from=URIRef(source_url) if source_url else None,
-        read_from_kind=EXM[source_kind],
+        read_from=ox.NamedNode(source_url) if source_url else None,
+        read_from_kind=node(EXM[source_kind]),
     )
 
 
@@ -776,17 +811,25 @@ def import_activity(claim: Claim, row: Row, table: URIRef = TRIALS_TABLE) -> nan
     return nanopub.ImportActivity(
         row=row["key"],
         decisions=tuple(dict.fromkeys(m.decision() for m in claim.mappings)),
-        used=(table, MAPPING_TABLE),
-        agents=(CURATOR, ORGANISATION),
+        used=(node(table), node(MAPPING_TABLE)),
+        agents=(node(CURATOR), node(ORGANISATION)),
         ended=None,
     )
 
 
 def claims_dataset(src: Sources, released: Sequence[Former] = ()) -> Dataset:
-    """One nanopublication per claim, structured as docs/model.md §Claims."""
+    """One nanopublication per claim, structured as docs/model.md §Claims, handed to rdflib
+    for its TriG writer."""
+    ds = dataset(claims_quads(src, released))
+    bind_prefixes(ds)
+    return ds
+
+
+def claims_quads(src: Sources, released: Sequence[Former] = ()) -> list[ox.Quad]:
+    """The claims' quads as ``exmech.nanopub`` builds them (withdrawn ones retracted)."""
     slugs = study_slugs(src.trials)
     rows = {slugs[r["key"]]: r for r in src.trials}
-    ds = Dataset(default_union=False)
+    quads: list[ox.Quad] = []
     for claim in claims(src):
         row = rows[claim.study]
         pick = [
@@ -796,26 +839,25 @@ def claims_dataset(src: Sources, released: Sequence[Former] = ()) -> Dataset:
         wordings, locations, notes = ([values[i] for i in claim.cells] for values in pick)
         status = min((status_from_note(n) for n in notes), key=STATUS_ORDER.index)
         nanopub.add_claim(
-            ds,
+            quads,
             (
-                resource("exercise", claim.exercise),
-                EXM[claim.predicate],
-                resource("mechanism", claim.mechanism),
+                node(resource("exercise", claim.exercise)),
+                node(EXM[claim.predicate]),
+                node(resource("mechanism", claim.mechanism)),
             ),
             nanopub.Provenance(
-                study=resource("study", claim.study),
+                study=node(resource("study", claim.study)),
                 location=_joined(locations) or None,
-                status=EXM[status],
+                status=node(EXM[status]),
                 note=_joined(notes),
                 wording=_joined(wordings),
                 evidence=evidence(claim, row, status),
                 activity=import_activity(claim, row, src.table_of(row["key"])),
             ),
-            nanopub.PubInfo(CURATOR, CREATED),
+            PUBINFO,
         )
-    add_withdrawn(ds, src, released)
-    bind_prefixes(ds)
-    return ds
+    add_withdrawn(quads, src, released)
+    return quads
 
 
 # Which current claim a former IRI points to when several replace it: a finding before a
@@ -843,9 +885,9 @@ def formers(sources_dir: Path) -> list[Former]:
 def claim_iri(claim: Claim) -> URIRef:
     """The IRI a current claim gets (nanopub.claim_slug of its one assertion triple)."""
     triple = (
-        resource("exercise", claim.exercise),
-        EXM[claim.predicate],
-        resource("mechanism", claim.mechanism),
+        node(resource("exercise", claim.exercise)),
+        node(EXM[claim.predicate]),
+        node(resource("mechanism", claim.mechanism)),
     )
     return resource("claim", nanopub.claim_slug([triple], str(resource("study", claim.study))))
 
@@ -888,7 +930,7 @@ def withdrawn(src: Sources, released: Sequence[Former]) -> list[tuple[Former, Ma
     return out
 
 
-def add_withdrawn(ds: Dataset, src: Sources, released: Sequence[Former]) -> None:
+def add_withdrawn(quads: list[ox.Quad], src: Sources, released: Sequence[Former]) -> None:
     """Keep each withdrawn claim of release 0.1.0 under its IRI, as it was claimed, and retract
     it with the mapping table's reason (nothing is deleted; its IRI keeps resolving)."""
     rows = {r["key"]: r for r in src.trials}
@@ -899,25 +941,25 @@ def add_withdrawn(ds: Dataset, src: Sources, released: Sequence[Former]) -> None
         status = status_from_note(note)
         level = LEVELS[status]
         kind = ECO_AUTHOR_STATEMENT if level == "ProposedAsRationale" else ECO_REVIEW_STATEMENT
-        node = nanopub.add_claim(
-            ds,
+        claim = nanopub.add_claim(
+            quads,
             (
-                resource("exercise", old.exercise),
-                EXM[PROPOSED],
-                resource("mechanism", old.mechanism),
+                node(resource("exercise", old.exercise)),
+                node(EXM[PROPOSED]),
+                node(resource("mechanism", old.mechanism)),
             ),
             nanopub.Provenance(
-                study=resource("study", old.study),
+                study=node(resource("study", old.study)),
                 location=cell[1],
-                status=EXM[status],
+                status=node(EXM[status]),
                 note=note,
                 wording=cell[0],
                 evidence=nanopub.Evidence(
-                    level=EXM[level],
-                    direction=EXM.NotReported,
+                    level=node(EXM[level]),
+                    direction=node(EXM.NotReported),
                     kind=kind,
-                    read_from=URIRef(row["seen_at"] or row["source_url"]),
-                    read_from_kind=EXM.StudyRecord,
+                    read_from=ox.NamedNode(row["seen_at"] or row["source_url"]),
+                    read_from_kind=node(EXM.StudyRecord),
                 ),
                 activity=nanopub.ImportActivity(
                     row=row["key"],
@@ -925,18 +967,18 @@ def add_withdrawn(ds: Dataset, src: Sources, released: Sequence[Former]) -> None
                         f"{mapping.key}[{mapping.index}] -> {old.mechanism} for {old.exercise}: "
                         "the mapping of release 0.1.0, withdrawn (retracted) in issue 14",
                     ),
-                    used=(TRIALS_TABLE, MAPPING_TABLE),
-                    agents=(CURATOR, ORGANISATION),
+                    used=(node(TRIALS_TABLE), node(MAPPING_TABLE)),
+                    agents=(node(CURATOR), node(ORGANISATION)),
                     ended=None,
                 ),
             ),
-            nanopub.PubInfo(CURATOR, CREATED),
+            PUBINFO,
         )
-        if str(node) != vocab.iri("claim", old.slug):
-            raise ValueError(f"withdrawn claim {old.slug} would not keep its IRI ({node})")
+        if claim.value != vocab.iri("claim", old.slug):
+            raise ValueError(f"withdrawn claim {old.slug} would not keep its IRI ({claim})")
         reason = f"Withdrawn in the evidence recode (issue 14). {mapping.rationale}"
-        info = nanopub.PubInfo(CURATOR, RECODED, comment=reason, comment_language="en")
-        nanopub.add_retraction(ds, node, info)
+        info = nanopub.PubInfo(node(CURATOR), RECODED, comment=reason, comment_language="en")
+        nanopub.add_retraction(quads, claim, info)
 
 
 CLAIM_IRIS_HEADER = """\

@@ -5,10 +5,11 @@ claims and retractions with it, so both follow docs/model.md in exactly the same
 Naming is content-derived, and :func:`claim_slug` is the only function that computes a
 name: a claim is named by its assertion and its study, a retraction by its assertion and the
 retracting curator, the assertion read in its W3C RDF Dataset Canonicalization (RDFC-1.0,
-pyoxigraph's implementation), so every path (rdflib terms in the importer and wrapping,
-pyoxigraph quads from any submitted syntax, quads read back from the store) gives the same
-IRI for the same assertion. :func:`name` gives submitted nanopublications (pyoxigraph quads)
-those names. Pure: no I/O, no store.
+pyoxigraph's implementation), so every path (the importer's and the wrapping's builders,
+quads from any submitted syntax, quads read back from the store) gives the same IRI for the
+same assertion. :func:`name` gives submitted nanopublications those names. Terms are
+pyoxigraph's throughout; the builders append quads to a list, in a fixed order. Pure: no
+I/O, no store.
 """
 
 from __future__ import annotations
@@ -20,19 +21,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyoxigraph as ox
-from rdflib import RDF, RDFS, BNode, Dataset, Graph, Literal, Namespace, URIRef
 
 from exmech import vocab
 
-EXM = Namespace(vocab.EXM)
-NP = Namespace(vocab.NP)
-NPX = Namespace(vocab.NPX)
-PROV = Namespace(vocab.PROV)
-DCTERMS = Namespace(vocab.DCTERMS)
-FOAF = Namespace(vocab.FOAF)
 
-LICENSE = URIRef("https://creativecommons.org/licenses/by/4.0/")
-SHAPES_VERSION = URIRef(f"{vocab.SHAPES}/{vocab.RELEASE}")
+def _iri(namespace: str, local: str = "") -> ox.NamedNode:
+    return ox.NamedNode(namespace + local)
+
+
+RDF_TYPE_NODE = _iri(vocab.RDF, "type")
+RDFS_COMMENT = _iri(vocab.RDFS, "comment")
+LICENSE = ox.NamedNode("https://creativecommons.org/licenses/by/4.0/")
+SHAPES_VERSION = ox.NamedNode(f"{vocab.SHAPES}/{vocab.RELEASE}")
 
 # What the study did with the mechanism (exm:EvidenceLevel), a rule on the mediator status.
 LEVELS: dict[str, str] = {
@@ -59,21 +59,27 @@ FINDING_PREDICATES: dict[str, str] = {
 LINK_PREDICATES = (PROPOSED, *FINDING_PREDICATES.values())
 # Evidence kinds from the Evidence and Conclusion Ontology (checked: data/README.md).
 OBO = "http://purl.obolibrary.org/obo/"
-ECO_AUTHOR_STATEMENT = URIRef(f"{OBO}ECO_0000302")  # author statement, manual assertion
-ECO_CLINICAL_STUDY = URIRef(f"{OBO}ECO_0007121")  # clinical study evidence, manual assertion
+ECO_AUTHOR_STATEMENT = ox.NamedNode(f"{OBO}ECO_0000302")  # author statement, manual assertion
+ECO_CLINICAL_STUDY = ox.NamedNode(f"{OBO}ECO_0007121")  # clinical study evidence, manual assertion
 # author statement supported from referenced clinical study, manual assertion (reviews)
-ECO_REVIEW_STATEMENT = URIRef(f"{OBO}ECO_0006017")
+ECO_REVIEW_STATEMENT = ox.NamedNode(f"{OBO}ECO_0006017")
 
-Triple = tuple[URIRef, URIRef, URIRef | Literal]
+Term = ox.NamedNode | ox.BlankNode | ox.Literal
+Triple = tuple[ox.NamedNode, ox.NamedNode, Term]
 Problem = tuple[str, str]  # (focus IRI, what to fix)
 PARTS = {
-    str(NP.hasAssertion): "assertion",
-    str(NP.hasProvenance): "provenance",
-    str(NP.hasPublicationInfo): "pubinfo",
+    vocab.NP + "hasAssertion": "assertion",
+    vocab.NP + "hasProvenance": "provenance",
+    vocab.NP + "hasPublicationInfo": "pubinfo",
 }
-KINDS = {str(EXM.Claim): "claim", str(EXM.Retraction): "retraction"}
-RDF_TYPE, SUPERSEDES, RETRACTS = str(RDF.type), str(NPX.supersedes), str(NPX.retracts)
-DERIVED = str(PROV.wasDerivedFrom)
+_HAS = {part: iri[len(vocab.NP) :] for iri, part in PARTS.items()}  # part -> np: local name
+KINDS = {vocab.EXM + "Claim": "claim", vocab.EXM + "Retraction": "retraction"}
+RDF_TYPE, SUPERSEDES, RETRACTS = (
+    vocab.RDF + "type",
+    vocab.NPX + "supersedes",
+    vocab.NPX + "retracts",
+)
+DERIVED = vocab.PROV + "wasDerivedFrom"
 XSD_STRING = vocab.XSD + "string"
 BLANK_FOCUS = "urn:exmech:blank-node"  # the focus of a finding about a blank node
 
@@ -87,12 +93,12 @@ class Evidence:
     the wording was read on and ``read_from_kind`` what kind of source that page is.
     """
 
-    level: URIRef
-    direction: URIRef
-    kind: URIRef
+    level: ox.NamedNode
+    direction: ox.NamedNode
+    kind: ox.NamedNode
     direction_note: str | None = None
-    read_from: URIRef | None = None
-    read_from_kind: URIRef | None = None
+    read_from: ox.NamedNode | None = None
+    read_from_kind: ox.NamedNode | None = None
 
 
 @dataclass(frozen=True)
@@ -101,18 +107,18 @@ class ImportActivity:
 
     row: str
     decisions: tuple[str, ...]
-    used: tuple[URIRef, ...]
-    agents: tuple[URIRef, ...]
-    ended: Literal | None = None  # the pubinfo's dcterms:created says when
+    used: tuple[ox.NamedNode, ...]
+    agents: tuple[ox.NamedNode, ...]
+    ended: ox.Literal | None = None  # the pubinfo's dcterms:created says when
 
 
 @dataclass(frozen=True)
 class Provenance:
     """Where a claim comes from; a part left as None is left out of the provenance graph."""
 
-    study: URIRef
+    study: ox.NamedNode
     location: str | None = None
-    status: URIRef | None = None
+    status: ox.NamedNode | None = None
     note: str | None = None
     wording: str | None = None
     evidence: Evidence | None = None
@@ -123,56 +129,17 @@ class Provenance:
 class PubInfo:
     """Who published a nanopublication, when, under which licence, checked by which shapes."""
 
-    curator: URIRef
-    created: Literal
-    supersedes: tuple[URIRef, ...] = ()
+    curator: ox.NamedNode
+    created: ox.Literal
+    supersedes: tuple[ox.NamedNode, ...] = ()
     curator_name: str | None = None  # describe the curator as a prov:Person when given
     comment: str | None = None
     comment_language: str | None = None  # e.g. "en" for the shipped data
-    license: URIRef = LICENSE
-    shapes: URIRef = SHAPES_VERSION
+    license: ox.NamedNode = LICENSE
+    shapes: ox.NamedNode = SHAPES_VERSION
 
 
-Term = ox.NamedNode | ox.BlankNode | ox.Literal
-AssertionTriple = ox.Triple | ox.Quad | tuple[Any, Any, Any]
-
-
-def ox_term(term: object) -> Term:
-    """The pyoxigraph term of an rdflib or pyoxigraph term, lexical form kept as it is
-    (rdflib's normalisation never reaches a name).
-
-    >>> ox_term(Literal("x", lang="en-GB"))
-    <Literal value=x language=en-gb>
-    """
-    if isinstance(term, ox.NamedNode | ox.BlankNode | ox.Literal):
-        return term
-    if isinstance(term, URIRef):
-        return ox.NamedNode(str(term))
-    if isinstance(term, BNode):
-        return ox.BlankNode(str(term))
-    if isinstance(term, Literal):
-        if term.language:
-            return ox.Literal(str(term), language=term.language)
-        if term.datatype is not None:
-            return ox.Literal(str(term), datatype=ox.NamedNode(str(term.datatype)))
-        return ox.Literal(str(term))
-    raise TypeError(f"not an RDF term: {term!r}")
-
-
-def rdflib_term(term: object) -> URIRef | BNode | Literal:
-    """The rdflib term of a pyoxigraph term, lexical form kept (``normalize=False``)."""
-    if isinstance(term, ox.NamedNode):
-        return URIRef(term.value)
-    if isinstance(term, ox.BlankNode):
-        return BNode(term.value)
-    if isinstance(term, ox.Literal):
-        if term.language:
-            return Literal(term.value, lang=term.language, normalize=False)
-        datatype = term.datatype.value
-        if datatype == XSD_STRING:
-            return Literal(term.value, normalize=False)
-        return Literal(term.value, datatype=URIRef(datatype), normalize=False)
-    raise TypeError(f"not a pyoxigraph subject or object: {term!r}")
+AssertionTriple = ox.Triple | ox.Quad | tuple[object, object, object]
 
 
 def canonical_assertion(triples: Iterable[AssertionTriple]) -> str:
@@ -196,10 +163,11 @@ def canonical_assertion(triples: Iterable[AssertionTriple]) -> str:
             if isinstance(triple, ox.Triple | ox.Quad)
             else triple
         )
-        subject, predicate, obj = ox_term(s), ox_term(p), ox_term(o)
-        if isinstance(subject, ox.Literal) or not isinstance(predicate, ox.NamedNode):
+        if not isinstance(s, ox.NamedNode | ox.BlankNode) or not isinstance(p, ox.NamedNode):
             raise ValueError(f"not an RDF triple: {s} {p} {o}")
-        store.add(ox.Quad(subject, predicate, obj, ox.DefaultGraph()))
+        if not isinstance(o, ox.NamedNode | ox.BlankNode | ox.Literal):
+            raise TypeError(f"not a pyoxigraph subject or object: {o!r}")
+        store.add(ox.Quad(s, p, o, ox.DefaultGraph()))
     dataset = ox.Dataset(store)
     dataset.canonicalize(ox.CanonicalizationAlgorithm.RDFC_1_0)
     return "".join(sorted(f"{quad} .\n" for quad in dataset))
@@ -227,8 +195,6 @@ def claim_slug(
     True
     >>> claim_slug([triple], "s") == claim_slug([triple], "s", ["https://example.org/x"])
     True
-    >>> claim_slug([(URIRef(triple[0].value), URIRef(p.value), URIRef(o.value))], "s") == old[-20:]
-    True
     """
     canonical = canonical_assertion(assertion)
     if not canonical:
@@ -242,96 +208,121 @@ def claim_slug(
     return slug
 
 
-def _parts(slug: str, base: str) -> tuple[URIRef, dict[str, URIRef]]:
-    graphs = {part: URIRef(g) for part, g in vocab.claim_graphs(slug, base).items()}
-    return URIRef(vocab.iri("claim", slug, base)), graphs
+class _Graph:
+    """Adds statements to one named graph of a quad list."""
+
+    def __init__(self, out: list[ox.Quad], name: str) -> None:
+        self.out, self.name = out, ox.NamedNode(name)
+
+    def add(self, subject: ox.NamedNode, predicate: ox.NamedNode, obj: Term) -> None:
+        self.out.append(ox.Quad(subject, predicate, obj, self.name))
+
+
+def _literal(text: str, language: str | None = None) -> ox.Literal:
+    return ox.Literal(text, language=language) if language else ox.Literal(text)
 
 
 def _add_nanopub(
-    ds: Dataset, kind: URIRef, assertion: Iterable[Triple], source: str, info: PubInfo, base: str
-) -> tuple[URIRef, dict[str, URIRef]]:
-    triples = list(assertion)
-    slug = claim_slug(triples, source, [str(s) for s in info.supersedes], base)
-    node, graphs = _parts(slug, base)
-    head = ds.graph(graphs["head"])
-    head.add((node, RDF.type, NP.Nanopublication))
-    head.add((node, RDF.type, kind))
-    head.add((node, NP.hasAssertion, graphs["assertion"]))
-    head.add((node, NP.hasProvenance, graphs["provenance"]))
-    head.add((node, NP.hasPublicationInfo, graphs["pubinfo"]))
-    for t in triples:
-        ds.graph(graphs["assertion"]).add(t)
-    pubinfo = ds.graph(graphs["pubinfo"])
-    pubinfo.add((node, PROV.wasAttributedTo, info.curator))
-    pubinfo.add((node, DCTERMS.created, info.created))
-    pubinfo.add((node, DCTERMS.license, info.license))
-    pubinfo.add((node, DCTERMS.conformsTo, info.shapes))
+    out: list[ox.Quad],
+    kind: ox.NamedNode,
+    assertion: Sequence[Triple],
+    source: str,
+    info: PubInfo,
+    base: str,
+) -> tuple[ox.NamedNode, dict[str, str]]:
+    slug = claim_slug(assertion, source, [s.value for s in info.supersedes], base)
+    node, graphs = ox.NamedNode(vocab.iri("claim", slug, base)), vocab.claim_graphs(slug, base)
+    head = _Graph(out, graphs["head"])
+    head.add(node, RDF_TYPE_NODE, _iri(vocab.NP, "Nanopublication"))
+    head.add(node, RDF_TYPE_NODE, kind)
+    for part in ("assertion", "provenance", "pubinfo"):
+        head.add(node, _iri(vocab.NP, _HAS[part]), ox.NamedNode(graphs[part]))
+    assertion_graph = _Graph(out, graphs["assertion"])
+    for s, p, o in assertion:
+        assertion_graph.add(s, p, o)
+    pubinfo = _Graph(out, graphs["pubinfo"])
+    pubinfo.add(node, _iri(vocab.PROV, "wasAttributedTo"), info.curator)
+    pubinfo.add(node, _iri(vocab.DCTERMS, "created"), info.created)
+    pubinfo.add(node, _iri(vocab.DCTERMS, "license"), info.license)
+    pubinfo.add(node, _iri(vocab.DCTERMS, "conformsTo"), info.shapes)
     for old in info.supersedes:
-        pubinfo.add((node, NPX.supersedes, old))
+        pubinfo.add(node, ox.NamedNode(SUPERSEDES), old)
     if info.comment:
-        pubinfo.add((node, RDFS.comment, Literal(info.comment, lang=info.comment_language)))
+        pubinfo.add(node, RDFS_COMMENT, _literal(info.comment, info.comment_language))
     if info.curator_name is not None:
-        pubinfo.add((info.curator, RDF.type, PROV.Person))
-        pubinfo.add((info.curator, FOAF.name, Literal(info.curator_name)))
+        pubinfo.add(info.curator, RDF_TYPE_NODE, _iri(vocab.PROV, "Person"))
+        pubinfo.add(info.curator, _iri(vocab.FOAF, "name"), ox.Literal(info.curator_name))
     return node, graphs
 
 
 def add_claim(
-    ds: Dataset, triple: Triple, prov: Provenance, info: PubInfo, base: str = vocab.BASE
-) -> URIRef:
-    """Add one claim nanopublication (head, assertion, provenance, pubinfo) to ``ds``."""
-    node, graphs = _add_nanopub(ds, EXM.Claim, [triple], str(prov.study), info, base)
-    graph, assertion = ds.graph(graphs["provenance"]), graphs["assertion"]
-    graph.add((assertion, PROV.wasDerivedFrom, prov.study))
-    for predicate, value in (
-        (EXM.locationInStudy, prov.location),
-        (EXM.mediatorStatus, prov.status),
-        (EXM.mediatorStatusNote, prov.note),
-        (EXM.sourceWording, prov.wording),
+    out: list[ox.Quad], triple: Triple, prov: Provenance, info: PubInfo, base: str = vocab.BASE
+) -> ox.NamedNode:
+    """Append one claim nanopublication (head, assertion, provenance, pubinfo) to ``out``."""
+    node, graphs = _add_nanopub(
+        out, _iri(vocab.EXM, "Claim"), [triple], prov.study.value, info, base
+    )
+    graph, assertion = _Graph(out, graphs["provenance"]), ox.NamedNode(graphs["assertion"])
+    graph.add(assertion, ox.NamedNode(DERIVED), prov.study)
+    for local, value in (
+        ("locationInStudy", prov.location),
+        ("mediatorStatus", prov.status),
+        ("mediatorStatusNote", prov.note),
+        ("sourceWording", prov.wording),
     ):
-        if value is not None:  # URIRef is a str: test it first
-            term = value if isinstance(value, URIRef) else Literal(value)
-            graph.add((assertion, predicate, term))
+        if value is not None:
+            term = value if isinstance(value, ox.NamedNode) else ox.Literal(value)
+            graph.add(assertion, _iri(vocab.EXM, local), term)
     if prov.evidence is not None:
         add_evidence(graph, assertion, prov.evidence)
     if prov.activity is not None:
-        add_activity(graph, assertion, URIRef(f"{node}#import"), prov.activity)
+        add_activity(graph, assertion, ox.NamedNode(f"{node.value}#import"), prov.activity)
     return node
 
 
-def add_evidence(graph: Graph, assertion: URIRef, evidence: Evidence) -> None:
+def add_evidence(graph: _Graph, assertion: ox.NamedNode, evidence: Evidence) -> None:
     """State an assertion's evidence level, direction, kind and wording source."""
-    graph.add((assertion, EXM.evidenceLevel, evidence.level))
-    graph.add((assertion, EXM.findingDirection, evidence.direction))
-    graph.add((assertion, EXM.evidenceKind, evidence.kind))
+    graph.add(assertion, _iri(vocab.EXM, "evidenceLevel"), evidence.level)
+    graph.add(assertion, _iri(vocab.EXM, "findingDirection"), evidence.direction)
+    graph.add(assertion, _iri(vocab.EXM, "evidenceKind"), evidence.kind)
     if evidence.direction_note:
-        graph.add((assertion, EXM.directionWording, Literal(evidence.direction_note)))
+        graph.add(
+            assertion, _iri(vocab.EXM, "directionWording"), ox.Literal(evidence.direction_note)
+        )
     if evidence.read_from is not None:
-        graph.add((assertion, EXM.wordingReadFrom, evidence.read_from))
+        graph.add(assertion, _iri(vocab.EXM, "wordingReadFrom"), evidence.read_from)
     if evidence.read_from_kind is not None:
-        graph.add((assertion, EXM.wordingSourceKind, evidence.read_from_kind))
+        graph.add(assertion, _iri(vocab.EXM, "wordingSourceKind"), evidence.read_from_kind)
 
 
-def add_activity(graph: Graph, assertion: URIRef, node: URIRef, activity: ImportActivity) -> None:
+def add_activity(
+    graph: _Graph, assertion: ox.NamedNode, node: ox.NamedNode, activity: ImportActivity
+) -> None:
     """The prov:Activity that generated an assertion from the source tables."""
-    graph.add((assertion, PROV.wasGeneratedBy, node))
-    graph.add((node, RDF.type, PROV.Activity))
-    graph.add((node, EXM.sourceRow, Literal(activity.row)))
+    graph.add(assertion, _iri(vocab.PROV, "wasGeneratedBy"), node)
+    graph.add(node, RDF_TYPE_NODE, _iri(vocab.PROV, "Activity"))
+    graph.add(node, _iri(vocab.EXM, "sourceRow"), ox.Literal(activity.row))
     for decision in activity.decisions:
-        graph.add((node, EXM.mappingDecision, Literal(decision)))
+        graph.add(node, _iri(vocab.EXM, "mappingDecision"), ox.Literal(decision))
     for used in activity.used:
-        graph.add((node, PROV.used, used))
+        graph.add(node, _iri(vocab.PROV, "used"), used)
     for agent in activity.agents:
-        graph.add((node, PROV.wasAssociatedWith, agent))
+        graph.add(node, _iri(vocab.PROV, "wasAssociatedWith"), agent)
     if activity.ended is not None:
-        graph.add((node, PROV.endedAtTime, activity.ended))
+        graph.add(node, _iri(vocab.PROV, "endedAtTime"), activity.ended)
 
 
-def add_retraction(ds: Dataset, target: URIRef, info: PubInfo, base: str = vocab.BASE) -> URIRef:
-    """Add an exm:Retraction whose assertion is ``<curator> npx:retracts <target>``."""
-    triple: Triple = (info.curator, NPX.retracts, target)
-    node, graphs = _add_nanopub(ds, EXM.Retraction, [triple], str(info.curator), info, base)
-    ds.graph(graphs["provenance"]).add((graphs["assertion"], PROV.wasAttributedTo, info.curator))
+def add_retraction(
+    out: list[ox.Quad], target: ox.NamedNode, info: PubInfo, base: str = vocab.BASE
+) -> ox.NamedNode:
+    """Append an exm:Retraction whose assertion is ``<curator> npx:retracts <target>``."""
+    triple: Triple = (info.curator, ox.NamedNode(RETRACTS), target)
+    kind = _iri(vocab.EXM, "Retraction")
+    node, graphs = _add_nanopub(out, kind, [triple], info.curator.value, info, base)
+    provenance = _Graph(out, graphs["provenance"])
+    provenance.add(
+        ox.NamedNode(graphs["assertion"]), _iri(vocab.PROV, "wasAttributedTo"), info.curator
+    )
     return node
 
 

@@ -155,6 +155,12 @@ def shapes_graph(root: Path) -> rdflib.Graph:
     return graph
 
 
+def shapes_version(root: Path) -> str | None:
+    """The shapes' owl:versionIRI (what submissions state in dcterms:conformsTo), if any."""
+    version = shapes_graph(root).value(rdflib.URIRef(SHAPES), rdflib.OWL.versionIRI)
+    return str(version) if version is not None else None
+
+
 @cache
 def reference_graph(root: Path) -> rdflib.Graph:
     """Ontology and all shipped data, claims included (so corrections can point at them)."""

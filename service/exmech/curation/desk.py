@@ -16,8 +16,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import pyoxigraph as ox
-import rdflib
-from rdflib.namespace import OWL
 
 from exmech import bounded, nanopub, queries, signing, tokens, vocab
 from exmech.curation.export import signed_versions
@@ -40,7 +38,7 @@ from exmech.validation import (
     Finding,
     Report,
     finding_order,
-    shapes_graph,
+    shapes_version,
     store_context,
     validate,
 )
@@ -208,8 +206,8 @@ class Curation:
         self.base = settings.base_iri
         self.keyring = tokens.Keyring(settings.tokens, settings.tokens_file)
         self.context = store_context(store, settings.root)
-        version = shapes_graph(settings.root).value(rdflib.URIRef(vocab.SHAPES), OWL.versionIRI)
-        self.shapes_version = str(version or nanopub.SHAPES_VERSION)
+        version = shapes_version(settings.root)
+        self.shapes_version = version or nanopub.SHAPES_VERSION.value
         self._lock = threading.Lock()
         self.validator = bounded.Pool()  # pyshacl's child process, started on first use
         weakref.finalize(self, self.validator.close)  # a desk nobody closed: when collected
@@ -250,12 +248,12 @@ class Curation:
         what it supersedes, and the shapes version it validates against."""
         who = curator or Curator(vocab.iri("curator", "anonymous", self.base), "anonymous")
         return nanopub.PubInfo(
-            rdflib.URIRef(who.iri),
+            ox.NamedNode(who.iri),
             now_literal(),
-            tuple(rdflib.URIRef(s) for s in supersedes),
+            tuple(ox.NamedNode(s) for s in supersedes),
             curator_name=who.name,
             comment=comment,
-            shapes=rdflib.URIRef(self.shapes_version),
+            shapes=ox.NamedNode(self.shapes_version),
         )
 
     def check(

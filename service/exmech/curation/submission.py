@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pyoxigraph as ox
-import rdflib
 
 from exmech import formats, nanopub, vocab
 from exmech.errors import BadRequest, UnsupportedMediaType
@@ -85,7 +84,7 @@ class Fields:
         """The provenance these fields give; raises BadRequest for a missing or odd study.
 
         >>> Fields("wun-2021", status="OutcomeOnly").provenance(vocab.BASE).status
-        rdflib.term.URIRef('https://w3id.org/exmech/ontology#OutcomeOnly')
+        <NamedNode value=https://w3id.org/exmech/ontology#OutcomeOnly>
         """
         if not self.study:
             raise BadRequest(
@@ -101,16 +100,16 @@ class Fields:
         status = None
         if self.status:
             if _IRI.match(self.status):
-                status = rdflib.URIRef(self.status)
+                status = ox.NamedNode(self.status)
             elif _STATUS.match(self.status):
-                status = rdflib.URIRef(vocab.EXM + self.status)
+                status = ox.NamedNode(vocab.EXM + self.status)
             else:
                 raise BadRequest(
                     f"status must be an exm:MediatorStatus name such as NotMeasured, "
                     f"not {self.status!r}"
                 )
         return nanopub.Provenance(
-            rdflib.URIRef(study),
+            ox.NamedNode(study),
             self.location,
             status,
             self.note,
@@ -118,9 +117,9 @@ class Fields:
             evidence=self.evidence(status),
         )
 
-    def evidence(self, status: rdflib.URIRef | None) -> nanopub.Evidence | None:
+    def evidence(self, status: ox.NamedNode | None) -> nanopub.Evidence | None:
         """Level (from the status), direction and ECO kind; None without a known status."""
-        name = str(status or "").removeprefix(vocab.EXM)
+        name = (status.value if status else "").removeprefix(vocab.EXM)
         if name not in nanopub.LEVELS:
             return None  # the shapes then say what is missing
         direction = self.direction or "NotReported"
@@ -131,8 +130,8 @@ class Fields:
         level = nanopub.LEVELS[name]
         proposed = level == "ProposedAsRationale"
         return nanopub.Evidence(
-            level=rdflib.URIRef(vocab.EXM + level),
-            direction=rdflib.URIRef(vocab.EXM + direction),
+            level=ox.NamedNode(vocab.EXM + level),
+            direction=ox.NamedNode(vocab.EXM + direction),
             kind=nanopub.ECO_AUTHOR_STATEMENT if proposed else nanopub.ECO_CLINICAL_STUDY,
             direction_note=self.direction_note,
         )
