@@ -21,12 +21,12 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qsl
 
-import rdflib
+import pyoxigraph as ox
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -36,7 +36,7 @@ from exmech import curation, tokens  # noqa: E402
 from exmech.build import build  # noqa: E402
 from exmech.settings import Settings  # noqa: E402
 from exmech.store.embedded import EmbeddedStore  # noqa: E402
-from exmech.validation import file_context, parse_file, reference_graph, validate  # noqa: E402
+from exmech.validation import file_context, parse_file, reference_quads, validate  # noqa: E402
 from generate import generate  # noqa: E402
 
 FIXTURES = sorted((REPO / "tests" / "data" / "submissions" / "valid").glob("*.trig"))
@@ -75,7 +75,7 @@ def open_subject(root: Path, state: Path) -> Subject:
     subject = Subject(report.quads, built, store, desk)
     provide = desk.context
 
-    def counting(iris: set[str]) -> rdflib.Graph:
+    def counting(iris: set[str]) -> Sequence[ox.Quad]:
         graph = provide(iris)
         subject.context_triples += len(graph)
         return graph
@@ -125,7 +125,7 @@ def main() -> None:
             subject = open_subject(root, Path(tmp) / f"state-{size}")
             if size <= args.contrast_up_to:
                 subject.whole_ms = timed(lambda r=root: validate(work[0][0], r, file_context(r)))
-                reference_graph.cache_clear()
+                reference_quads.cache_clear()
             subjects.append(subject)
             print(f"built {subject.quads} quads in {subject.build_s:.1f} s", file=sys.stderr)
         try:

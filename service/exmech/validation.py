@@ -28,6 +28,7 @@ from rdflib.namespace import RDF, SH
 
 from exmech import bounded, nanopub, rdf
 from exmech.errors import BadRequest
+from exmech.querytext import term_text
 from exmech.store import Query, Store
 from exmech.vocab import DCTERMS, EXM, FABIO, NP, SHAPES, XSD
 
@@ -126,12 +127,10 @@ def parse_file(path: Path) -> list[ox.Quad]:
     return parse(path.read_bytes(), fmt, str(path))
 
 
-def to_rdflib(quads: Iterable[ox.Quad], into: rdflib.Graph | None = None) -> rdflib.Graph:
-    graph = into if into is not None else rdflib.Graph()
+def n_triples(quads: Iterable[ox.Quad]) -> bytes:
+    """The quads' triples as N-Triples: the one form pyshacl's data crosses into rdflib in."""
     triples = [ox.Triple(q.subject, q.predicate, q.object) for q in quads]
-    if triples:
-        graph.parse(data=ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES), format="nt")
-    return graph
+    return ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES) or b""
 
 
 def assertion_view(quads: Sequence[ox.Quad]) -> list[ox.Quad]:
@@ -162,7 +161,7 @@ def shapes_version(root: Path) -> str | None:
 
 
 @cache
-def reference_graph(root: Path) -> rdflib.Graph:
+def reference_quads(root: Path) -> tuple[ox.Quad, ...]:
     """Ontology and all shipped data, claims included (so corrections can point at them)."""
     quads: list[ox.Quad] = []
     for path in sorted((root / "ontology").glob("*.ttl")):
@@ -170,18 +169,18 @@ def reference_graph(root: Path) -> rdflib.Graph:
             quads += parse_file(path)
     for path in sorted([*(root / "data").glob("*.ttl"), *(root / "data").glob("*.trig")]):
         quads += parse_file(path)
-    return to_rdflib(quads)
+    return tuple(quads)
 
 
 # A context provider returns the reference triples the given IRIs need (types, schemes...).
-ContextProvider = Callable[[set[str]], rdflib.Graph]
+ContextProvider = Callable[[set[str]], Sequence[ox.Quad]]
 
 
 def file_context(root: Path) -> ContextProvider:
     """Context from the shipped files: small enough to pass whole."""
 
-    def provide(_iris: set[str]) -> rdflib.Graph:
-        return reference_graph(root)
+    def provide(_iris: set[str]) -> Sequence[ox.Quad]:
+        return reference_quads(root)
 
     return provide
 
@@ -189,6 +188,7 @@ def file_context(root: Path) -> ContextProvider:
 _NODE_CONTEXT = """
 CONSTRUCT { ?node ?p ?o . ?o a ?type . ?s ?inverse ?node . }
 WHERE {
+  VALUES ?node { %s }
   { VALUES ?p { %s } ?node ?p ?o OPTIONAL { ?o a ?type } }
   UNION
   { VALUES ?inverse { %s } ?s ?inverse ?node }
@@ -227,9 +227,8 @@ def shape_predicates(shapes: rdflib.Graph) -> tuple[list[str], list[str]]:
     return sorted(forward - ASSERTION_PREDICATES), sorted(inverse)
 
 
-def _construct(store: Store, text: str, node: str | None = None) -> list[ox.Quad]:
-    subs = (("node", ox.NamedNode(node)),) if node is not None else ()
-    results = store.execute(Query(text, "CONSTRUCT", substitutions=subs))
+def _construct(store: Store, text: str) -> list[ox.Quad]:
+    results = store.execute(Query(text, "CONSTRUCT"))
     return [ox.Quad(t.subject, t.predicate, t.object) for t in results.triples]
 
 
@@ -239,25 +238,22 @@ def store_context(store: Store, root: Path) -> ContextProvider:
     For each IRI: its values for the predicates the shapes read (its description, not the
     claims about it), the rdf:type of each IRI those point to (for sh:class), and the
     triples that point at it through a predicate some shape follows backwards
-    (sh:inversePath). Plus the class hierarchy, read once. One indexed query per IRI.
+    (sh:inversePath). Plus the class hierarchy, read once. One query for all the IRIs (the
+    IRIs bound in its VALUES block, so each is an indexed lookup): one answer to parse, not
+    one per IRI.
     """
     forward, inverse = shape_predicates(shapes_graph(root))
-    # IRIs from our own shapes file, not user input; the node is a bound value.
-    text = _NODE_CONTEXT % (
-        " ".join(f"<{p}>" for p in forward),
-        " ".join(f"<{p}>" for p in inverse),
-    )
-    hierarchy: list[rdflib.Graph] = []
+    # IRIs from our own shapes file, not user input; the nodes are written by term_text.
+    predicates = (" ".join(f"<{p}>" for p in forward), " ".join(f"<{p}>" for p in inverse))
+    hierarchy: list[ox.Quad] = []
 
-    def provide(iris: set[str]) -> rdflib.Graph:
+    def provide(iris: set[str]) -> Sequence[ox.Quad]:
         if not hierarchy:
-            hierarchy.append(to_rdflib(_construct(store, _CLASS_HIERARCHY)))
-        graph = rdflib.Graph()
-        graph += hierarchy[0]
-        quads: list[ox.Quad] = []
-        for node in sorted(iris):
-            quads += _construct(store, text, node)
-        return to_rdflib(quads, into=graph)
+            hierarchy.extend(_construct(store, _CLASS_HIERARCHY))
+        if not iris:
+            return list(hierarchy)
+        nodes = " ".join(term_text(ox.NamedNode(iri)) for iri in sorted(iris))
+        return [*hierarchy, *_construct(store, _NODE_CONTEXT % (nodes, *predicates))]
 
     return provide
 
@@ -380,16 +376,16 @@ def validate(
     provider = context or file_context(root)
     focus = {q.subject.value for q in quads if isinstance(q.subject, ox.NamedNode)}
     mentioned = focus | {q.object.value for q in quads if isinstance(q.object, ox.NamedNode)}
-    data = rdflib.Graph()
-    data += provider(mentioned - set(defines))
-    to_rdflib([*quads, *assertion_view(quads)], into=data)
+    # The data pyshacl reads, written once as N-Triples and parsed once by rdflib (in the
+    # bounded child when there is a timeout).
+    data = n_triples([*provider(mentioned - set(defines)), *quads, *assertion_view(quads)])
     nodes = sorted(focus)
     if timeout is None:
-        conforms, results = run_shacl(data, root, nodes)
+        conforms, results = _run_shacl_on_graph(data, root, nodes)
     else:
         if pool is None:
             raise ValueError("validation with a timeout runs in a bounded.Pool: pass one")
-        arguments = (data.serialize(format="nt", encoding="utf-8"), root, nodes)
+        arguments = (data, root, nodes)
         conforms, text = pool.call(
             _run_shacl_on_text, arguments, timeout, "validation", "EXMECH_VALIDATION_TIMEOUT"
         )
@@ -431,9 +427,14 @@ def _named_sources(results: rdflib.Graph, shapes: rdflib.Graph) -> rdflib.Graph:
     return results
 
 
+def _run_shacl_on_graph(data: bytes, root: Path, focus: Sequence[str]) -> tuple[bool, rdflib.Graph]:
+    """run_shacl on N-Triples (parsed here, into the graph pyshacl extends in place)."""
+    return run_shacl(rdflib.Graph().parse(data=data, format="nt"), root, focus)
+
+
 def _run_shacl_on_text(data: bytes, root: Path, focus: Sequence[str]) -> tuple[bool, bytes]:
     """run_shacl in a bounded child: N-Triples in, (conforms, results as N-Triples) out."""
-    conforms, results = run_shacl(rdflib.Graph().parse(data=data, format="nt"), root, focus)
+    conforms, results = _run_shacl_on_graph(data, root, focus)
     return conforms, results.serialize(format="nt", encoding="utf-8")
 
 
