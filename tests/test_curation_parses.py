@@ -58,6 +58,7 @@ def test_a_bare_claim_is_parsed_once_and_reaches_rdflib_once(
         (ox, "parse"),
         (ox, "serialize"),
         (ox, "parse_query_results"),
+        (ox.QuerySolutions, "serialize"),
         (rdflib.Graph, "parse"),
         (rdflib.Graph, "serialize"),
     ]:
@@ -71,6 +72,7 @@ def test_a_bare_claim_is_parsed_once_and_reaches_rdflib_once(
     assert response.status_code == 201, response.get_json()
     claim = response.headers["Location"].encode()
     calls = Counter(name for name, _ in seen)
+    print("parses and serializations in this process:", dict(sorted(calls.items())))  # -s
     texts = [(name, data) for name, data in seen if isinstance(data, bytes)]
     # the body, once; the accepted quads, written once (the journal's N-Quads) and read once
     # by the store that applies them
