@@ -227,11 +227,10 @@ def stop_server(server: LiveServer) -> None:
             server.process.wait(timeout=5)
 
 
-@pytest.fixture(scope="module")
-def live_server(
-    tmp_path_factory: pytest.TempPathFactory, built_state: Path
-) -> Iterator[LiveServer]:
-    """A real exmech server on 127.0.0.1 (2 s timeout, 100 rows), one per test module."""
+@contextmanager
+def serving(tmp_path_factory: pytest.TempPathFactory, built_state: Path) -> Iterator[LiveServer]:
+    """A real exmech server on 127.0.0.1 over a private copy of the built store (2 s timeout,
+    100 rows, no curator tokens: nothing can write to it), stopped after."""
     base = tmp_path_factory.mktemp("live")
     state = base / "state"
     shutil.copytree(built_state, state)
@@ -246,6 +245,23 @@ def live_server(
         yield server
     finally:
         stop_server(server)
+
+
+@pytest.fixture(scope="session")
+def shared_server(
+    tmp_path_factory: pytest.TempPathFactory, built_state: Path
+) -> Iterator[LiveServer]:
+    with serving(tmp_path_factory, built_state) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def live_server(shared_server: LiveServer) -> LiveServer:
+    """A real exmech server (``serving``), started once and shared by the modules that only
+    read from it. A module that counts cache misses, kills query workers or reads the log
+    overrides this fixture with a server of its own (``with serving(...)``)."""
+    assert shared_server.process.poll() is None, shared_server.output()[-2000:]
+    return shared_server
 
 
 @pytest.fixture(scope="session")

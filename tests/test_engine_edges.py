@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pyoxigraph as ox
 import pytest
-from conftest import LiveServer
+from conftest import LiveServer, serving
 from test_ordering import assert_sparql_order, rank
 
 pytestmark = pytest.mark.live
@@ -25,6 +25,15 @@ JSON = {"Accept": "application/sparql-results+json"}
 RUNAWAY = "SELECT (COUNT(*) AS ?n) { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
 BASE = "https://w3id.org/exmech/"
 XSD_INTEGER = "http://www.w3.org/2001/XMLSchema#integer"
+
+
+@pytest.fixture(scope="module")
+def live_server(
+    tmp_path_factory: pytest.TempPathFactory, built_state: Path
+) -> Iterator[LiveServer]:
+    """A server of this module's own: its tests kill query workers and read the server's log."""
+    with serving(tmp_path_factory, built_state) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,7 @@ from xml.dom.minidom import Document
 import httpx
 import pytest
 import rdflib
-from conftest import ROOT, Listener, LiveServer, start_server, stop_server
+from conftest import ROOT, Listener, LiveServer, serving, start_server, stop_server
 from rdflib.compare import isomorphic
 from rdflib.plugins.stores.sparqlstore import SPARQLStore
 from rdflib.query import Result
@@ -119,6 +119,15 @@ def claim(shipped: rdflib.Dataset) -> dict[str, Any]:
 
 
 # Clients --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def live_server(
+    tmp_path_factory: pytest.TempPathFactory, built_state: Path
+) -> Iterator[LiveServer]:
+    """A server of this module's own: its tests kill query workers and count cache misses."""
+    with serving(tmp_path_factory, built_state) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
