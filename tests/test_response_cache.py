@@ -22,30 +22,44 @@ import pytest
 from conftest import LiveServer, start_server, stop_server
 from exmech import tokens, vocab
 from exmech.headers import EVERY_RESPONSE
-from exmech.sparql import REPLAY, ResponseCache
+from exmech.sparql import ANSWER, REPLAY, ResponseCache
+from exmech.store import Answer, Query, Results
+from exmech.store.cache import AnswerCache
 
 
 class FakeEndpoint:
-    """A WSGI app that answers like /sparql and counts how often it ran."""
+    """A WSGI app that answers like /sparql and counts how often it ran: through the app's
+    answer cache (it is also the fake store behind it), leaving the Answer it sent in the
+    environ, as the endpoint does."""
 
-    def __init__(self) -> None:
+    def __init__(self, entries: int = 8) -> None:
         self.calls = 0
         self.generation = "000000-a"
         self.status = "200 OK"
         self.bodies: list[bytes] = []
+        self.padding = b""  # added to every answer
+        self.cache = AnswerCache(self, entries)  # type: ignore[arg-type]
+
+    def query(self, query: Query) -> Answer:
+        body = f"call {self.calls} {query.media_type}".encode() + self.padding
+        return Answer(body, query.media_type, 1, False, self.generation)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
         self.calls += 1
-        self.bodies.append(environ["wsgi.input"].read())
+        body = environ["wsgi.input"].read()
+        self.bodies.append(body)
+        text = f"{environ.get('QUERY_STRING', '')} {body.decode()}"
+        answer = self.cache.query(Query(text, "SELECT", environ.get("HTTP_ACCEPT", "")))
+        environ[ANSWER] = answer
         start_response(
             self.status,
             [
                 ("Content-Type", "text/csv"),
-                ("Exmech-Cache", "miss"),
-                ("Exmech-Generation", self.generation),
+                ("Exmech-Cache", "hit" if answer.cached else "miss"),
+                ("Exmech-Generation", answer.generation),
             ],
         )
-        return [f"call {self.calls} {environ.get('HTTP_ACCEPT', '')}".encode()]
+        return [answer.body]
 
 
 def environ_of(
@@ -85,9 +99,9 @@ def request(
     return seen["status"], seen["headers"], body
 
 
-def make() -> tuple[FakeEndpoint, ResponseCache]:
-    app = FakeEndpoint()
-    return app, ResponseCache(app, lambda: app.generation, entries=8, log=None)
+def make(entries: int = 8) -> tuple[FakeEndpoint, ResponseCache]:
+    app = FakeEndpoint(entries)
+    return app, ResponseCache(app, app.cache, log=None)
 
 
 def test_a_repeat_is_served_without_running_the_app() -> None:
@@ -186,6 +200,57 @@ def test_lookup_leaves_the_stored_answer_in_the_environ() -> None:
     assert cache.lookup(environ_of("POST", qs="", body=b"ASK {}")) is None
 
 
+def test_a_replay_points_at_the_answer_entry_so_the_body_is_kept_once() -> None:
+    app, cache = make()
+    app.padding = b"x" * 100_000
+    _, headers, body = request(cache, "POST", qs="", body=b"ASK {}")
+    assert headers["Exmech-Cache"] == "miss" and len(app.cache) == 2  # answer and replay
+    assert len(body) <= app.cache.weight < len(body) + 1000, "the body is weighed once"
+    assert request(cache, "POST", qs="", body=b"ASK {}")[2] == body and app.calls == 1
+
+
+def test_a_replay_answers_only_while_its_answer_entry_is_kept() -> None:
+    app, cache = make(entries=2)
+    request(cache)  # the answer entry, then the replay entry pointing at it
+    app.cache.query(Query("another question", "SELECT", "text/csv"))  # evicts the answer
+    assert len(app.cache) == 2 and cache.lookup(environ_of()) is None
+    status, headers, body = request(cache)
+    assert app.calls == 2 and headers["Exmech-Cache"] == "miss" and body == b"call 2 text/csv"
+    assert request(cache)[1]["Exmech-Cache"] == "hit" and app.calls == 2
+
+
+def test_a_replay_never_pairs_its_headers_with_an_answer_computed_again() -> None:
+    app, cache = make(entries=3)
+    request(cache)  # the answer entry, then the replay entry pointing at it
+    for n in range(2):
+        app.cache.query(Query(f"other {n}", "SELECT", "text/csv"))  # evicts the answer
+    assert cache.lookup(environ_of()) is None
+    app.padding = b" in another order"  # another spelling reaches the store: other bytes
+    app.cache.query(Query("query=ASK%7B%7D ", "SELECT", "text/csv"))
+    status, headers, body = request(cache)
+    assert app.calls == 2 and body == b"call 1 text/csv in another order"
+    assert request(cache)[2] == body and app.calls == 2
+
+
+def test_replays_and_parsed_answers_share_one_byte_budget() -> None:
+    app, cache = make(entries=100)
+    app.cache = AnswerCache(app, 100, max_bytes=10_000)  # type: ignore[arg-type]
+    cache.cache = app.cache
+    request(cache)
+    assert request(cache)[1]["Exmech-Cache"] == "hit"
+
+    def parsed(query: Query) -> Results:  # weighs 8 x 500 bytes in the cache
+        return Results((), (), False, app.generation, "ASK", boolean=True, size=500)
+
+    app.execute = parsed  # type: ignore[attr-defined]
+    for n in range(2):
+        app.cache.execute(Query(f"ASK {{ {n} }}", "ASK"))
+    assert len(app.cache) == 4, "8,000 bytes of parsed answers and the replay fit"
+    app.cache.execute(Query("ASK { 2 }", "ASK"))  # 4,000 more: the oldest entries go
+    assert len(app.cache) == 2 and app.cache.weight <= 10_000
+    assert request(cache)[1]["Exmech-Cache"] == "miss" and app.calls == 2
+
+
 # --- a live server: the fast path answers like the app ------------------------------------
 
 ADA_TOKEN, ADA = tokens.new_entry("https://example.org/curator/ada", "Ada Example")
@@ -246,14 +311,8 @@ def test_negotiation_is_part_of_the_key(server: LiveServer) -> None:
     assert post(server, query).content == as_json.content
 
 
-def test_a_curation_write_makes_the_next_answer_a_miss_of_the_new_generation(
-    server: LiveServer,
-) -> None:
-    exercise, mechanism = f"{vocab.ID}exercise/mckenzie", f"{vocab.ID}mechanism/sleep"
-    query = fresh(f"SELECT ?m WHERE {{ <{exercise}> <{vocab.EXM}proposedMechanism> ?m }}")
-    post(server, query)
-    before = post(server, query)
-    assert before.headers["exmech-cache"] == "hit" and mechanism not in before.text
+def propose(server: LiveServer, exercise: str, mechanism: str) -> None:
+    """Write one claim through curation (a new generation): ``exercise`` proposes ``mechanism``."""
     accepted = httpx.post(
         f"{server.url}/curation/submissions",
         params={
@@ -267,6 +326,17 @@ def test_a_curation_write_makes_the_next_answer_a_miss_of_the_new_generation(
         timeout=60,
     )
     assert accepted.status_code == 201, accepted.text
+
+
+def test_a_curation_write_makes_the_next_answer_a_miss_of_the_new_generation(
+    server: LiveServer,
+) -> None:
+    exercise, mechanism = f"{vocab.ID}exercise/mckenzie", f"{vocab.ID}mechanism/sleep"
+    query = fresh(f"SELECT ?m WHERE {{ <{exercise}> <{vocab.EXM}proposedMechanism> ?m }}")
+    post(server, query)
+    before = post(server, query)
+    assert before.headers["exmech-cache"] == "hit" and mechanism not in before.text
+    propose(server, exercise, mechanism)
     after = post(server, query)
     assert after.headers["exmech-cache"] == "miss" and mechanism in after.text
     assert after.headers["exmech-generation"] != before.headers["exmech-generation"]
@@ -536,25 +606,32 @@ def test_a_hit_and_a_miss_log_one_line_each_in_the_same_form(server: LiveServer)
 
 
 class BigEndpoint:
-    """A WSGI app answering like /sparql with a large body that names the query string
-    (a lost, doubled or misplaced byte shows)."""
+    """A WSGI app answering like /sparql (through the app's answer cache, of which it is the
+    fake store) with a large body that names the query string (a lost, doubled or misplaced
+    byte shows)."""
 
     def __init__(self) -> None:
         self.calls = 0
+        self.generation = "g"
+        self.cache = AnswerCache(self, 8)  # type: ignore[arg-type]
+
+    def query(self, query: Query) -> Answer:
+        return Answer(large(query.text), query.media_type, 1, False, self.generation)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
         self.calls += 1
-        body = large(environ["QUERY_STRING"])
+        answer = self.cache.query(Query(environ["QUERY_STRING"], "SELECT", "application/x"))
+        environ[ANSWER] = answer
         start_response(
             "200 OK",
             [
                 ("Content-Type", "application/octet-stream"),
-                ("Content-Length", str(len(body))),
-                ("Exmech-Cache", "miss"),
-                ("Exmech-Generation", "g"),
+                ("Content-Length", str(len(answer.body))),
+                ("Exmech-Cache", "hit" if answer.cached else "miss"),
+                ("Exmech-Generation", answer.generation),
             ],
         )
-        return [body]
+        return [answer.body]
 
 
 def large(name: str) -> bytes:
@@ -569,7 +646,7 @@ def loop(tmp_path: Path) -> Iterator[tuple[Any, BigEndpoint]]:
     from waitress import wasyncore
 
     endpoint = BigEndpoint()
-    cache = ResponseCache(endpoint, lambda: "g", entries=8, log=None, max_bytes=64 << 20)
+    cache = ResponseCache(endpoint, endpoint.cache, log=None)
     server = create_server(
         cache, Settings(state_dir=tmp_path), listen("127.0.0.1", 0), cache.lookup
     )
@@ -679,3 +756,66 @@ def test_a_client_that_resets_with_a_hit_kept_is_closed_and_others_served(
     while len(server.active_channels) > 0 and time.monotonic() < deadline:
         time.sleep(0.01)
     assert not server.active_channels, "the reset connection was closed"
+
+
+# --- one cache on a live server: /api, pages and /sparql share its budget and generation ---
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory, built_state: Path) -> Iterator[LiveServer]:
+    """A server whose one answer cache holds 1 MiB (EXMECH_CACHE_MB)."""
+    base = tmp_path_factory.mktemp("one-cache")
+    shutil.copytree(built_state, base / "state")
+    live = start_server(
+        base / "state", base / "server.log", EXMECH_TOKENS=ADA.line(), EXMECH_CACHE_MB="1"
+    )
+    yield live
+    stop_server(live)
+
+
+# /api answers that weigh, as parsed answers, over 1 MiB together (about 1.8 MiB on the
+# shipped data: 8 times the 40 to 55 kB each was read from).
+HEAVY_API = (
+    "/api/evidence-map",
+    "/api/claims/by-evidence",
+    "/api/verdicts/exercise-mechanisms",
+    "/api/verdicts/mechanisms",
+    "/api/questions/null-findings",
+)
+
+
+def api(server: LiveServer, path: str) -> str:
+    response = httpx.get(server.url + path, timeout=30)
+    assert response.status_code == 200, response.text
+    return response.headers["exmech-cache"]
+
+
+def test_api_answers_evict_a_sparql_replay_from_the_one_byte_budget(small: LiveServer) -> None:
+    query = fresh("SELECT ?s WHERE { ?s a ?type } LIMIT 5")
+    assert [post(small, query).headers["exmech-cache"] for _ in range(2)] == ["miss", "hit"]
+    assert [api(small, path) for path in HEAVY_API] == ["miss"] * len(HEAVY_API)
+    assert post(small, query).headers["exmech-cache"] == "miss"
+
+
+def test_sparql_answers_evict_an_api_answer_from_the_one_byte_budget(small: LiveServer) -> None:
+    path = "/api/questions/mediation-explains"
+    assert [api(small, path) for _ in range(2)] == ["miss", "hit"]
+    big = [fresh("SELECT ?s ?p ?o WHERE { ?s ?p ?o } LIMIT 3000") for _ in range(2)]
+    assert sum(len(post(small, query).content) for query in big) > 1024 * 1024
+    assert api(small, path) == "miss"
+
+
+def test_a_write_makes_every_kind_of_entry_unreachable(small: LiveServer) -> None:
+    query, path = fresh("ASK { ?s ?p ?o }"), "/api/questions/proposals-outnumber-tests"
+    page = "/id/mechanism/sleep"
+    for _ in range(2):
+        replayed, asked = post(small, query), api(small, path)
+        httpx.get(small.url + page, timeout=30).raise_for_status()
+    assert (replayed.headers["exmech-cache"], asked) == ("hit", "hit")
+    before = httpx.get(small.url + page, timeout=30).text
+    propose(small, f"{vocab.ID}exercise/mckenzie", f"{vocab.ID}mechanism/sleep")
+    after = post(small, query)
+    assert after.headers["exmech-cache"] == "miss"
+    assert after.headers["exmech-generation"] != replayed.headers["exmech-generation"]
+    assert api(small, path) == "miss"
+    assert "McKenzie" not in before and "McKenzie" in httpx.get(small.url + page).text

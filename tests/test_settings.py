@@ -1,4 +1,4 @@
-"""Paths in settings, and which data a command uses.
+"""Paths in settings, which data a command uses, and values that cannot work.
 
 Settings hold absolute paths from the moment they load, so the default relative state
 directory (`.exmech`) means the folder the command was started in, everywhere (downloads
@@ -20,9 +20,24 @@ import httpx
 import pyoxigraph as ox
 import pytest
 from conftest import ROOT, start_server, stop_server
+from exmech.errors import BadRequest
 from exmech.settings import Settings, find_checkout
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("EXMECH_CACHE_ENTRIES", "-1"),
+        ("EXMECH_CACHE_MB", "-1"),
+        ("EXMECH_FAST_WORKERS", "-1"),
+        ("EXMECH_FAST_SECONDS", "0"),
+    ],
+)
+def test_a_value_that_cannot_work_is_refused_naming_its_variable(variable: str, value: str) -> None:
+    with pytest.raises(BadRequest, match=variable):
+        Settings.load({variable: value})
 
 
 def test_paths_are_absolute_from_the_working_folder_at_load(

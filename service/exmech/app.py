@@ -51,9 +51,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = max(settings.max_upload_bytes, settings.max_query_bytes)
     opened = store or open_built(settings)
-    app.extensions["exmech"] = Services(
-        settings, opened, AnswerCache(opened, settings.cache_entries), owns_store=store is None
-    )
+    # The app's one answer cache: /api, pages, curation and /sparql, replays included.
+    cache = AnswerCache(opened, settings.cache_entries, settings.cache_mb * 1024 * 1024)
+    app.extensions["exmech"] = Services(settings, opened, cache, owns_store=store is None)
 
     from exmech.sparql import bp as sparql_bp
 
@@ -69,10 +69,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         app.before_request(_start_timer)
         app.after_request(_log_request)
     app.wsgi_app = ResponseCache(  # type: ignore[method-assign]
-        app.wsgi_app,
-        lambda: opened.generation,
-        settings.cache_entries,
-        _log_line if settings.log_requests else None,
+        app.wsgi_app, cache, _log_line if settings.log_requests else None
     )
     return app
 

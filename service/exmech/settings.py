@@ -138,7 +138,18 @@ FIELDS: tuple[Field, ...] = (
     Field("max_query_bytes", int, "Largest accepted query text, in bytes (413 beyond)."),
     Field("max_upload_bytes", int, "Largest accepted submission body, in bytes (413)."),
     Field("service_allowlist", _list, "IRI prefixes SERVICE may call (comma-separated)."),
-    Field("cache_entries", int, "Answers kept in the query cache (0 disables it)."),
+    Field(
+        "cache_entries",
+        int,
+        "Entries in the answer cache: answers, parsed answers and /sparql replays together "
+        "(0 disables it).",
+    ),
+    Field(
+        "cache_mb",
+        int,
+        "MiB the answer cache may hold: serialized answers by their bytes, parsed ones at "
+        "8 times that, replays by their headers (0 disables it).",
+    ),
     Field("tokens_file", _path, "File of curator tokens: sha256-salted hashes, one a line."),
     Field("tokens", str, "Curator tokens as in tokens_file, ';'-separated (for containers)."),
     Field("token", str, "Your curator token, sent by `exmech submit` (never printed or logged)."),
@@ -207,6 +218,7 @@ class Settings:
     max_upload_bytes: int = 5_000_000
     service_allowlist: tuple[str, ...] = ()
     cache_entries: int = 2048
+    cache_mb: int = 64
     tokens_file: Path | None = None
     tokens: str = ""
     token: str = ""
@@ -315,16 +327,19 @@ class Settings:
                 "EXMECH_MAX_CONNECTIONS must be at least 1 and "
                 "EXMECH_MAX_CONNECTIONS_PER_CLIENT at least 0"
             )
+        if self.fast_workers < 0:
+            raise BadRequest("EXMECH_FAST_WORKERS must be at least 0")
+        if self.fast_seconds <= 0:
+            raise BadRequest("EXMECH_FAST_SECONDS must be a positive number of seconds")
+        for name in ("cache_entries", "cache_mb"):
+            if getattr(self, name) < 0:
+                raise BadRequest(f"EXMECH_{name.upper()} must be 0 (no cache) or more")
 
     @property
     def rate_limit(self) -> str | None:
         """The curation rate limit, or None when it is switched off ('off' or empty)."""
         rate = self.curation_rate_limit.strip()
         return None if rate.lower() in {"", "off"} else rate
-        if self.fast_workers < 0:
-            raise BadRequest("EXMECH_FAST_WORKERS must be at least 0")
-        if self.fast_seconds <= 0:
-            raise BadRequest("EXMECH_FAST_SECONDS must be a positive number of seconds")
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

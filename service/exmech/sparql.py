@@ -30,7 +30,7 @@ from exmech.errors import (
 from exmech.querytext import QueryText, analyse, resolve, with_row_cap
 from exmech.settings import Settings
 from exmech.store import Answer, Query
-from exmech.store.cache import LRU, AnswerCache
+from exmech.store.cache import AnswerCache, Replay
 from exmech.vocab import EXM, PREFIXES
 
 CORS_EXPOSE = "Exmech-Rows, Exmech-Truncated, Exmech-Generation, Exmech-Cache, Exmech-Dataset"
@@ -50,6 +50,10 @@ DESCRIPTION = (
     "chronic low back pain, with the evidence behind every claim."
 )
 SD_OFFERS = (formats.TURTLE, formats.JSONLD, formats.HTML, formats.NTRIPLES, formats.RDFXML)
+# WSGI environ keys of the response cache (``ResponseCache``, below the endpoint):
+REPLAY = "exmech.replay"  # the stored answer ``lookup`` found for this request
+ANSWER = "exmech.answer"  # the Answer the endpoint sent, which a repeat may replay
+_KEYED = "exmech.replay_key"  # (request key, generation) that ``lookup`` read
 
 
 @dataclass(frozen=True)
@@ -426,6 +430,7 @@ def endpoint() -> Response:
         request.headers.get("Accept"),
         request.remote_addr or "",
     )
+    request.environ[ANSWER] = answer  # what ResponseCache may keep for a repeat of this request
     response = Response(answer.body, content_type=chosen.content_type)
     response.headers["Exmech-Rows"] = str(answer.rows)
     response.headers["Exmech-Truncated"] = "true" if answer.truncated else "false"
@@ -457,13 +462,7 @@ def describe_service(settings: Settings, format_names: list[str]) -> Response:
     return Response(body, content_type=chosen.content_type)
 
 
-ReplayKey = tuple[str, str, str, bytes, str, str]
-Replay = tuple[str, list[tuple[str, str]], bytes]
-REPLAY = "exmech.replay"  # environ key: the stored answer ``lookup`` found for this request
-
-
-def _replay_weight(replay: Replay) -> int:
-    return len(replay[2]) + sum(len(n) + len(v) for n, v in replay[1])
+ReplayKey = tuple[str, str, str, bytes, str]  # method, query string, Content-Type, body, Accept
 
 
 class ResponseCache:
@@ -472,32 +471,29 @@ class ResponseCache:
     GET with a query string, and POST with a body of known length up to ``max_body`` bytes
     (``application/sparql-query`` or a form): the key is everything of the request that can
     change the bytes: method, query string (query, graph parameters, format), Content-Type,
-    body, Accept, and the store generation. A write moves the generation, so older entries
-    are never served again and age out. Only complete 200 answers of the endpoint itself,
-    computed within one generation, are kept (they carry ``Exmech-Cache``), and they are
-    replayed with every header the app gave them (security headers, ``Vary``, CORS),
-    ``Exmech-Cache: hit`` aside; everything else goes through the app, where AnswerCache
-    still serves repeats and every limit applies. The server calls ``lookup`` when it has
-    read a request, to answer a hit on its event-loop thread (server.py).
+    body, Accept, and the store generation. The entries are ``replay`` entries of the app's
+    one answer cache (store/cache.py): status and headers, and a pointer to the answer entry
+    holding the body, so the bytes are kept once. A write moves the generation, so older
+    entries are never served again and age out. Only complete 200 answers of the endpoint
+    itself, computed within one generation, are kept (the endpoint leaves its ``Answer`` in
+    the environ), and they are replayed with every header the app gave them (security
+    headers, ``Vary``, CORS), ``Exmech-Cache: hit`` aside; everything else goes through the
+    app, where the answer cache still serves repeats and every limit applies. The server
+    calls ``lookup`` when it has read a request, to answer a hit on its event-loop thread
+    (server.py).
     """
 
     def __init__(
         self,
         app: Callable[..., Any],
-        generation: Callable[[], str],
-        entries: int,
+        cache: AnswerCache,
         log: Callable[[str, str, int, float], None] | None,
-        max_bytes: int = 32 * 1024 * 1024,
         max_body: int = PLAN_CACHE_MAX_QUERY,
     ) -> None:
         self.app = app
-        self.generation = generation
-        self.entries = entries
-        self.max_bytes = max_bytes
+        self.cache = cache
         self.max_body = max_body
         self.log = log
-        # Weighed by the answer and its headers; a key's body is at most max_body bytes.
-        self._lru = LRU[Replay](entries, max_bytes, _replay_weight)
 
     def _body(self, environ: dict[str, Any]) -> bytes | None:
         """The request body when it may be a key (read, and put back for the app), else None."""
@@ -513,7 +509,7 @@ class ResponseCache:
 
     def _key(self, environ: dict[str, Any]) -> ReplayKey | None:
         """The request's key (its body read), or None when it is not one to keep."""
-        if self.entries <= 0 or environ.get("PATH_INFO") not in ("/sparql", "/sparql/"):
+        if self.cache.entries <= 0 or environ.get("PATH_INFO") not in ("/sparql", "/sparql/"):
             return None
         body = self._body(environ)
         if body is None:
@@ -525,7 +521,6 @@ class ResponseCache:
             environ.get("CONTENT_TYPE", "") if method == "POST" else "",
             body,
             environ.get("HTTP_ACCEPT", ""),
-            self.generation(),
         )
 
     def lookup(self, environ: dict[str, Any]) -> Replay | None:
@@ -535,8 +530,9 @@ class ResponseCache:
         key = self._key(environ)
         if key is None:
             return None
-        environ["exmech.replay_key"] = key
-        hit = self._lru.get(key)
+        generation = self.cache.generation
+        environ[_KEYED] = key, generation
+        hit = self.cache.replay(key, generation)
         if hit is not None:
             environ[REPLAY] = hit
         return hit
@@ -550,10 +546,9 @@ class ResponseCache:
             if self.log is not None:
                 self.log(environ["REQUEST_METHOD"], environ["PATH_INFO"], int(status[:3]), started)
             return [answer]
-        key: ReplayKey | None = environ.get("exmech.replay_key")
-        if key is None:
+        keyed: tuple[ReplayKey, str] | None = environ.get(_KEYED)
+        if keyed is None:
             return self.app(environ, start_response)
-        generation = key[-1]
         captured: dict[str, Any] = {}
 
         def capture(status: str, headers: list[tuple[str, str]], *args: Any) -> Any:
@@ -562,19 +557,20 @@ class ResponseCache:
 
         chunks = self.app(environ, capture)
         try:
-            answer = b"".join(chunks)
+            body = b"".join(chunks)
         finally:
             close = getattr(chunks, "close", None)
             if close is not None:
                 close()
+        sent: Answer | None = environ.get(ANSWER)
         headers = captured.get("headers", [])
         named = {name.lower(): value for name, value in headers}
         if (
-            captured.get("status", "").startswith("200")
-            and named.get("exmech-cache") == "miss"
-            and named.get("exmech-generation") == generation == self.generation()
-            and len(answer) <= self.max_bytes // 8
+            sent is not None
+            and captured.get("status", "").startswith("200")
+            and named.get("exmech-generation") == sent.generation
+            and (body is sent.body or body == sent.body)
         ):
             replay = [(n, "hit" if n.lower() == "exmech-cache" else v) for n, v in headers]
-            self._lru.put(key, (captured["status"], replay, answer))
-        return [answer]
+            self.cache.keep_replay(keyed[0], keyed[1], captured["status"], replay, sent)
+        return [body]

@@ -51,6 +51,8 @@ class Answer:
     generation: str
     form: str = "SELECT"
     cached: bool = field(default=False, compare=False)
+    # The answer cache's key for it, once kept there (a /sparql replay entry points at it).
+    cache_key: tuple[object, ...] | None = field(default=None, compare=False, repr=False)
 
 
 Term = ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple
@@ -98,7 +100,7 @@ class Store(Protocol):
 
     @property
     def generation(self) -> str:
-        """Changes whenever the data changes; answer caches key on it."""
+        """Changes whenever the data changes; the answer cache keys on it."""
         ...
 
     @property
